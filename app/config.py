@@ -1,0 +1,108 @@
+"""Settings: every SOUNDSCAPE_* environment variable, read once into one frozen object."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+PREFIX = "SOUNDSCAPE_"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_data_dir() -> Path:
+    return Path.cwd() / ".soundscape"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of the API, the workers and the CLI.
+
+    With nothing set this is the embedded default: SQLite, a local artifact folder and a
+    filesystem broker under ``data_dir``, so one machine runs everything with no servers.
+    """
+
+    data_dir: Path = field(default_factory=_default_data_dir)
+    database_url: str = ""
+    broker_url: str = ""
+    storage_url: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    weights_dir: Path | None = None
+    device: str = "auto"
+    max_upload_bytes: int = 512 * 1024 * 1024
+    max_duration_seconds: float = 20 * 60.0
+    min_duration_seconds: float = 0.5
+    presign_expiry_seconds: int = 3600
+    # Celery reliability: the visibility timeout must exceed the longest stage's hard limit.
+    stage_soft_time_limit: int = 1500
+    stage_hard_time_limit: int = 1800
+    visibility_timeout: int = 3600
+    reaper_interval_seconds: int = 60
+    allow_private_urls: bool = False
+    url_fetch_timeout: float = 30.0
+    separator: str = "htdemucs"
+    detector: str = "aasist"
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        data = Path(self.data_dir)
+        object.__setattr__(self, "data_dir", data)
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{data / 'soundscape.db'}")
+        if not self.broker_url:
+            object.__setattr__(self, "broker_url", "filesystem://")
+        if not self.storage_url:
+            object.__setattr__(self, "storage_url", (data / "artifacts").as_uri())
+        if self.stage_hard_time_limit <= self.stage_soft_time_limit:
+            raise ValueError("SOUNDSCAPE_STAGE_HARD_TIME_LIMIT must exceed the soft limit")
+
+    @property
+    def embedded(self) -> bool:
+        """True when the broker is the local filesystem one (no Redis)."""
+        return self.broker_url.startswith("filesystem://")
+
+    @property
+    def broker_folder(self) -> Path:
+        return self.data_dir / "broker"
+
+    @property
+    def stale_job_seconds(self) -> int:
+        """A running job silent for this long has lost its worker and is not coming back."""
+        return self.visibility_timeout + 2 * self.stage_hard_time_limit
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        return replace(self, **overrides)
+
+
+def _coerce(raw: str, annotation: str) -> Any:
+    if "bool" in annotation:
+        if raw.strip().lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.strip().lower() in {"0", "false", "no", "off", ""}:
+            return False
+        raise ValueError(f"expected a boolean, got {raw!r}")
+    if annotation == "int":
+        return int(raw)
+    if annotation == "float":
+        return float(raw)
+    if "Path" in annotation:
+        return Path(raw) if raw else None
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read SOUNDSCAPE_* variables from ``environ`` (default: the process environment)."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        key = PREFIX + f.name.upper()
+        if key in env:
+            try:
+                values[f.name] = _coerce(env[key], str(f.type))
+            except ValueError as exc:
+                raise ValueError(f"{key}: {exc}") from None
+    values.update(overrides)
+    return Settings(**values)

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Set up a fresh machine: system audio tools, then the virtual environment at .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for tool in ffmpeg ffprobe sox espeak-ng lame; do
+  command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing ${need[*]}; install ffmpeg sox espeak-ng lame (as root) and rerun" >&2
+    exit 1
+  fi
+  echo "setup: installing ffmpeg sox espeak-ng lame libsndfile1 with apt-get"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg sox espeak-ng lame libsndfile1 >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+# The CPU build of torch first: a plain 'torch' requirement would pull several GB of CUDA wheels.
+.venv/bin/pip install -q "torch==2.13.0+cpu"
+.venv/bin/pip install -q -e '.[dev]'
+echo "setup: ready (.venv)"
