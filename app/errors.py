@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-class PipelineError(Exception):
+class Problem(Exception):
     """A failure the client can act on; its message is the problem's human ``detail``."""
 
     code = "pipeline_error"
@@ -24,49 +24,73 @@ class PipelineError(Exception):
         }
 
 
-class NotAudioError(PipelineError):
+class NotAudioError(Problem):
     code, title, status = "not_audio", "Not an audio file", 415
 
 
-class UnsupportedFormatError(PipelineError):
+class UnsupportedFormatError(Problem):
     code, title, status = "unsupported_format", "Unsupported audio format", 415
 
 
-class CorruptAudioError(PipelineError):
+class CorruptAudioError(Problem):
     code, title = "corrupt_audio", "Corrupt or truncated audio"
 
 
-class EmptyAudioError(PipelineError):
+class EmptyAudioError(Problem):
     code, title = "empty_audio", "Empty file"
 
 
-class SilentAudioError(PipelineError):
+class SilentAudioError(Problem):
     code, title = "silent_audio", "Audio is silent"
 
 
-class TooShortError(PipelineError):
+class TooShortError(Problem):
     code, title = "audio_too_short", "Audio too short"
 
 
-class TooLongError(PipelineError):
+class TooLongError(Problem):
     code, title = "audio_too_long", "Audio too long"
 
 
-class TooLargeError(PipelineError):
+class TooLargeError(Problem):
     code, title, status = "file_too_large", "File too large", 413
 
 
-class SourceUnavailableError(PipelineError):
+class SourceUnavailableError(Problem):
     code, title = "source_unavailable", "Source could not be fetched"
 
 
-class WeightsMissingError(PipelineError):
+class WeightsMissingError(Problem):
     code, title, status = "weights_missing", "Model weights missing", 503
 
 
-class WeightsChecksumError(PipelineError):
+class WeightsChecksumError(Problem):
     code, title, status = "weights_checksum_mismatch", "Model weights failed verification", 503
 
 
-class StageTimeoutError(PipelineError):
+class StageTimeoutError(Problem):
     code, title, status = "stage_timeout", "Processing took too long", 504
+
+
+class InvalidRequestError(Problem):
+    code, title, status = "invalid_request", "Invalid request", 400
+
+
+class UnauthorizedError(Problem):
+    code, title, status = "unauthorized", "Missing or invalid API key", 401
+
+
+class NotFoundError(Problem):
+    code, title, status = "not_found", "Not found", 404
+
+
+class ConflictError(Problem):
+    code, title, status = "conflict", "Conflict", 409
+
+
+class IdempotencyConflictError(Problem):
+    code, title, status = "idempotency_key_reused", "Idempotency key reused", 422
+
+
+class ServiceUnavailableError(Problem):
+    code, title, status = "service_unavailable", "Service unavailable", 503

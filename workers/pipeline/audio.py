@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ def probe_file(path: Path) -> Probe:
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise CorruptAudioError(_first_line(proc.stderr) or "ffprobe could not read the file")
+        raise CorruptAudioError(_first_line(proc.stderr) or "the file could not be read as audio")
     info = json.loads(proc.stdout or "{}")
     streams = info.get("streams") or []
     if not streams:
@@ -90,5 +91,10 @@ def resample(samples: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
 
 
 def _first_line(text: str) -> str:
+    """ffmpeg's last error line, without its "[codec @ 0x...]" or "path:" prefix."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
+    if not lines:
+        return ""
+    line = re.sub(r"^\[[^\]]*@ 0x[0-9a-f]+\]\s*", "", lines[-1])
+    line = re.sub(r"^/\S*?:\s", "", line)
+    return f"the audio data is corrupt or truncated ({line})"

@@ -1,0 +1,172 @@
+"""Artifact storage: S3 through boto3 in production, a local folder on the embedded default.
+
+Keys are relative to the configured prefix and follow one scheme:
+``tenants/{tenant_id}/jobs/{job_id}/{name}`` for everything a job produces.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import IO, Protocol
+from urllib.parse import urlparse
+
+from app.config import Settings
+
+
+def job_key(tenant_id: uuid.UUID | str, job_id: uuid.UUID | str, name: str) -> str:
+    return f"tenants/{tenant_id}/jobs/{job_id}/{name}"
+
+
+class StorageError(Exception):
+    """Storage could not be reached or refused an operation."""
+
+
+class Storage(Protocol):
+    def put_file(self, key: str, path: Path, content_type: str) -> int: ...
+    def put_stream(self, key: str, stream: IO[bytes], content_type: str) -> int: ...
+    def get_file(self, key: str, path: Path) -> None: ...
+    def exists(self, key: str) -> bool: ...
+    def size(self, key: str) -> int | None: ...
+    def head_bytes(self, key: str, n: int) -> bytes: ...
+    def url_for(self, key: str, expires: int) -> str | None: ...
+    def open(self, key: str) -> IO[bytes]: ...
+    def check(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class LocalStorage:
+    """Objects as files under ``root``; the API streams them itself (no presigned URLs)."""
+
+    root: Path
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise StorageError(f"key escapes the storage root: {key}")
+        return path
+
+    def put_file(self, key: str, path: Path, content_type: str) -> int:
+        with path.open("rb") as fh:
+            return self.put_stream(key, fh, content_type)
+
+    def put_stream(self, key: str, stream: IO[bytes], content_type: str) -> int:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
+        with partial.open("wb") as out:
+            shutil.copyfileobj(stream, out, 1 << 20)
+        partial.replace(target)  # atomic: a reader never sees half an object
+        return target.stat().st_size
+
+    def get_file(self, key: str, path: Path) -> None:
+        source = self._path(key)
+        if not source.is_file():
+            raise FileNotFoundError(key)
+        shutil.copyfile(source, path)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def size(self, key: str) -> int | None:
+        path = self._path(key)
+        return path.stat().st_size if path.is_file() else None
+
+    def head_bytes(self, key: str, n: int) -> bytes:
+        with self._path(key).open("rb") as fh:
+            return fh.read(n)
+
+    def url_for(self, key: str, expires: int) -> str | None:
+        return None
+
+    def open(self, key: str) -> IO[bytes]:
+        return self._path(key).open("rb")
+
+    def check(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not self.root.is_dir():
+            raise StorageError(f"{self.root} is not a folder")
+
+
+class S3Storage:
+    """Objects in ``bucket`` under ``prefix``; downloads are handed out as presigned URLs."""
+
+    def __init__(self, bucket: str, prefix: str, endpoint_url: str | None, region: str) -> None:
+        import boto3
+        from botocore.config import Config
+
+        self.bucket, self.prefix = bucket, prefix.strip("/")
+        config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5,
+                        read_timeout=60, signature_version="s3v4")
+        self.client = boto3.client("s3", endpoint_url=endpoint_url or None,
+                                   region_name=region, config=config)
+
+    def _key(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def put_file(self, key: str, path: Path, content_type: str) -> int:
+        self.client.upload_file(str(path), self.bucket, self._key(key),
+                                ExtraArgs={"ContentType": content_type})
+        return path.stat().st_size
+
+    def put_stream(self, key: str, stream: IO[bytes], content_type: str) -> int:
+        self.client.upload_fileobj(stream, self.bucket, self._key(key),
+                                   ExtraArgs={"ContentType": content_type})
+        return self.size(key) or 0
+
+    def get_file(self, key: str, path: Path) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.download_file(self.bucket, self._key(key), str(path))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey"}:
+                raise FileNotFoundError(key) from exc
+            raise
+
+    def size(self, key: str) -> int | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+        return int(head["ContentLength"])
+
+    def exists(self, key: str) -> bool:
+        return self.size(key) is not None
+
+    def head_bytes(self, key: str, n: int) -> bytes:
+        body = self.client.get_object(Bucket=self.bucket, Key=self._key(key), Range=f"bytes=0-{n - 1}")
+        return bytes(body["Body"].read())
+
+    def url_for(self, key: str, expires: int) -> str | None:
+        return str(self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=expires
+        ))
+
+    def open(self, key: str) -> IO[bytes]:
+        return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]  # type: ignore[no-any-return]
+
+    def check(self) -> None:
+        self.client.head_bucket(Bucket=self.bucket)
+
+
+def make_storage(settings: Settings) -> Storage:
+    return _make_storage(settings.storage_url, settings.s3_endpoint_url, settings.s3_region)
+
+
+@lru_cache(maxsize=8)
+def _make_storage(storage_url: str, endpoint_url: str, region: str) -> Storage:
+    parsed = urlparse(storage_url)
+    if parsed.scheme == "file":
+        return LocalStorage(Path(parsed.path))
+    if parsed.scheme == "s3":
+        return S3Storage(parsed.netloc, parsed.path, endpoint_url, region)
+    raise ValueError(f"SOUNDSCAPE_STORAGE_URL must be s3://bucket/prefix or file:///path, "
+                     f"got {storage_url!r}")
