@@ -1,0 +1,157 @@
+"""The detect stage: whole-track windows, vocal-activity masking, aggregate and verdict."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+import torch
+
+from workers.pipeline.detect import (
+    INCONCLUSIVE,
+    LIKELY_AUTHENTIC,
+    LIKELY_SYNTHETIC,
+    decide_verdict,
+    detect,
+    report_fragment,
+    score_track,
+    score_windows,
+)
+from workers.pipeline.types import ModelInfo
+
+RATE = 1000  # the test detector's rate: small windows keep the tests fast
+INPUT_RATE = 4000
+
+
+@dataclass
+class EnergyDetector:
+    """P(synthetic) = clip(2 * RMS of the window): loud passages play the fakes."""
+
+    name: str = "energy"
+    sample_rate: int = RATE
+    window: int = 4 * RATE
+    info: ModelInfo = ModelInfo("energy", None)
+    batches: list[int] = field(default_factory=list)
+
+    def score_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        assert batch.dtype == torch.float32 and batch.shape[1] == self.window
+        self.batches.append(batch.shape[0])
+        return torch.clamp(2 * batch.pow(2).mean(dim=1).sqrt(), 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class ActiveBetween:
+    """Vocal activity: vocals only between ``start`` and ``end`` seconds."""
+
+    start: float
+    end: float
+
+    def fraction_active(self, start_s: float, end_s: float) -> float:
+        overlap = max(0.0, min(end_s, self.end) - max(start_s, self.start))
+        return overlap / (end_s - start_s)
+
+
+def _stereo(seconds: float, loud: tuple[float, float] | None = None) -> np.ndarray:
+    """A stereo 50 Hz tone at INPUT_RATE, RMS 0.05 (score 0.1), 0.45 (score 0.9) in ``loud``."""
+    n = int(seconds * INPUT_RATE)
+    gain = np.full(n, 0.05 * np.sqrt(2))
+    if loud is not None:
+        gain[int(loud[0] * INPUT_RATE) : int(loud[1] * INPUT_RATE)] = 0.45 * np.sqrt(2)
+    mono = np.sin(2 * np.pi * 50.0 * np.arange(n) / INPUT_RATE) * gain
+    return np.stack([mono, mono]).astype(np.float32)
+
+
+def test_windows_cover_the_whole_track_at_the_hop() -> None:
+    scores = score_windows(np.zeros(int(10.5 * RATE), np.float32), EnergyDetector())
+    assert scores.starts_seconds == (0, 1, 2, 3, 4, 5, 6, 6.5)
+    assert scores.ends_seconds[-1] == 10.5
+    assert scores.n_scored == 8
+
+
+def test_windows_are_scored_in_batches_of_the_given_size() -> None:
+    detector = EnergyDetector()
+    score_windows(np.zeros(13 * RATE, np.float32), detector, batch_size=3)
+    assert detector.batches == [3, 3, 3, 1]
+
+
+def test_short_track_is_scored_as_one_padded_window() -> None:
+    scores = score_windows(np.full(1500, 0.2, np.float32), EnergyDetector())
+    assert scores.starts_seconds == (0.0,) and scores.ends_seconds == (1.5,)
+    assert scores.scores[0] == pytest.approx(0.4, abs=1e-5)
+
+
+def test_fake_verse_in_a_long_authentic_track_is_flagged() -> None:
+    track = _stereo(240.0, loud=(100.0, 120.0))
+    result = detect(track, track, INPUT_RATE, EnergyDetector(), threshold=0.5, margin=0.05)
+    assert result.verdict == LIKELY_SYNTHETIC
+    assert result.scores["vocals"] == result.scores["overall"]
+    timeline = result.timeline["vocals"]
+    assert len(timeline) == 240 and result.timeline["hop_seconds"] == 1.0
+    assert max(timeline[102:118]) > 0.8 and max(timeline[:90]) < 0.2
+
+
+def test_quiet_track_is_authentic_and_mixture_is_never_invented() -> None:
+    track = _stereo(30.0)
+    result = detect(track, track, INPUT_RATE, EnergyDetector(), threshold=0.5, margin=0.05)
+    assert result.verdict == LIKELY_AUTHENTIC
+    assert result.scores["mixture"] is None and result.timeline["mixture"] == []
+    assert result.thresholds == {"vocals": 0.5, "mixture": None}
+    assert result.models == {"vocal_detector": ModelInfo("energy", None)}
+    assert result.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("overall", "verdict"),
+    [(0.9, LIKELY_SYNTHETIC), (0.75, LIKELY_SYNTHETIC), (0.74, INCONCLUSIVE),
+     (0.5, INCONCLUSIVE), (0.26, INCONCLUSIVE), (0.25, LIKELY_AUTHENTIC),
+     (0.1, LIKELY_AUTHENTIC), (None, INCONCLUSIVE)],
+)
+def test_verdict_bands_around_the_threshold(overall: float | None, verdict: str) -> None:
+    assert decide_verdict(overall, threshold=0.5, margin=0.25) == verdict
+
+
+def test_windows_without_vocals_are_null_not_authentic() -> None:
+    detector = EnergyDetector()
+    track = _stereo(20.0, loud=(0.0, 20.0))
+    result = detect(track, track, INPUT_RATE, detector, threshold=0.5, margin=0.05,
+                    activity=ActiveBetween(0.0, 8.0))
+    windows = result.windows[0]
+    # Windows starting at 0..6 s hold >= 50 % vocals (the one at 6 s: 2 of 4 s).
+    assert [s is not None for s in windows.scores] == [True] * 7 + [False] * 10
+    assert sum(detector.batches) == 7
+    assert result.timeline["vocals"][12:] == [None] * 8
+    assert result.verdict == LIKELY_SYNTHETIC
+
+
+def test_no_vocal_activity_is_inconclusive_with_a_warning() -> None:
+    track = _stereo(12.0)
+    result = detect(track, track, INPUT_RATE, EnergyDetector(), threshold=0.5, margin=0.05,
+                    activity=ActiveBetween(50.0, 60.0))
+    assert result.scores["overall"] is None and result.verdict == INCONCLUSIVE
+    assert any("no vocal-active window" in w for w in result.warnings)
+    assert all(v is None for v in result.timeline["vocals"])
+
+
+def test_missing_vocal_stem_scores_the_mix_and_warns() -> None:
+    mix = _stereo(30.0, loud=(0.0, 30.0))
+    result = detect(None, mix, INPUT_RATE, EnergyDetector(), threshold=0.5, margin=0.05)
+    assert result.verdict == LIKELY_SYNTHETIC
+    assert any("full mix" in w for w in result.warnings)
+
+
+def test_score_track_matches_the_stage_overall_score() -> None:
+    track = _stereo(40.0, loud=(10.0, 25.0))
+    stage = detect(track, track, INPUT_RATE, EnergyDetector(), threshold=0.5, margin=0.05)
+    assert score_track(track, INPUT_RATE, EnergyDetector()) == stage.scores["overall"]
+
+
+def test_report_fragment_is_plain_json() -> None:
+    track = _stereo(9.0)
+    result = detect(track, track, INPUT_RATE, EnergyDetector(), threshold=0.5, margin=0.05,
+                    activity=ActiveBetween(0.0, 5.0))
+    fragment = json.loads(json.dumps(report_fragment(result)))
+    assert set(fragment) >= {"verdict", "scores", "thresholds", "timeline", "models"}
+    assert fragment["models"]["vocal_detector"] == {"name": "energy", "sha256": None}
+    assert fragment["timeline"]["vocals"][-1] is None
