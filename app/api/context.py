@@ -1,0 +1,47 @@
+"""Request-scoped helpers: settings, the database session, storage and the caller's tenant."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from flask import current_app, g, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.db import get_sessionmaker
+from app.errors import UnauthorizedError
+from app.models import ApiKey
+from app.storage import Storage, make_storage
+
+
+def settings() -> Settings:
+    return current_app.config["SETTINGS"]  # type: ignore[no-any-return]
+
+
+def db() -> Session:
+    if "db_session" not in g:
+        g.db_session = get_sessionmaker(settings().database_url)()
+    return g.db_session  # type: ignore[no-any-return]
+
+
+def storage() -> Storage:
+    return make_storage(settings())
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def tenant_id() -> uuid.UUID:
+    """The tenant of the request's `Authorization: Bearer <key>`; 401 without a valid key."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise UnauthorizedError("send an API key as 'Authorization: Bearer <key>'")
+    row = db().scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key.strip()),
+                                           ApiKey.revoked_at.is_(None)))
+    if row is None:
+        raise UnauthorizedError("the API key is not valid")
+    return row.tenant_id

@@ -1,0 +1,58 @@
+"""/healthz (process up), /readyz (database, broker, storage reachable), /metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, request
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
+from sqlalchemy import func, select, text
+
+from app.api import context as ctx
+from app.models import Job
+from app.queue import check_broker
+
+bp = Blueprint("health", __name__)
+
+REQUESTS = Counter("soundscape_http_requests_total", "HTTP requests", ["method", "status"])
+JOBS = Gauge("soundscape_jobs", "Jobs by status", ["status"])
+
+
+@bp.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz() -> tuple[dict[str, Any], int]:
+    checks: dict[str, Callable[[], object]] = {
+        "database": lambda: ctx.db().execute(text("SELECT 1")),
+        "broker": lambda: check_broker(ctx.settings()),
+        "storage": lambda: ctx.storage().check(),
+    }
+    report: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            check()
+            report[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - readiness reports every failure by name
+            report[name] = f"unavailable: {type(exc).__name__}"
+    ready = all(value == "ok" for value in report.values())
+    return {"status": "ready" if ready else "unavailable", "checks": report}, 200 if ready else 503
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    counts = ctx.db().execute(select(Job.status, func.count()).group_by(Job.status)).all()
+    JOBS.clear()
+    for status, count in counts:
+        JOBS.labels(status=status).set(count)
+    return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+
+@bp.after_app_request
+def count_request(response: Response) -> Response:
+    if request.endpoint not in (None, "health.metrics"):
+        REQUESTS.labels(method=request.method, status=str(response.status_code)).inc()
+    return response

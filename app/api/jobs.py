@@ -1,0 +1,139 @@
+"""/v1/jobs: submit, poll, list, cancel, and download a job's artifacts."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from flask import Blueprint, Response, redirect, request, send_file, url_for
+from sqlalchemy import select
+
+from app.api import context as ctx
+from app.api.serializers import job_to_dict
+from app.errors import InvalidRequestError, NotFoundError
+from app.models import Artifact, Job
+from app.services import jobs as service
+
+bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
+
+
+@bp.post("")
+def submit() -> tuple[dict[str, Any], int, dict[str, str]]:
+    tenant = ctx.tenant_id()
+    new, upload = _parse_submission()
+    session = ctx.db()
+    job = service.find_replay(session, tenant, new)
+    if job is None:
+        if upload is not None:
+            job = service.submit_upload(session, ctx.settings(), ctx.storage(), tenant, new, upload)
+        else:
+            job = service.submit_remote(session, ctx.settings(), ctx.storage(), tenant, new)
+    return _render(job), 202, {"Location": f"/v1/jobs/{job.id}"}
+
+
+@bp.get("")
+def index() -> dict[str, Any]:
+    tenant = ctx.tenant_id()
+    try:
+        limit = int(request.args.get("limit", "20"))
+    except ValueError:
+        raise InvalidRequestError("limit must be an integer") from None
+    rows, cursor = service.list_jobs(ctx.db(), tenant, request.args.get("status"), limit,
+                                     request.args.get("cursor"))
+    return {"data": [_render(job) for job in rows], "next_cursor": cursor}
+
+
+@bp.get("/<job_id>")
+def show(job_id: str) -> dict[str, Any]:
+    return _render(service.get_job(ctx.db(), ctx.tenant_id(), job_id))
+
+
+@bp.post("/<job_id>/cancel")
+def cancel(job_id: str) -> dict[str, Any]:
+    return _render(service.cancel_job(ctx.db(), ctx.tenant_id(), job_id))
+
+
+@bp.get("/<job_id>/artifacts/<name>")
+def artifact(job_id: str, name: str) -> Response:
+    job = service.get_job(ctx.db(), ctx.tenant_id(), job_id)
+    row = ctx.db().scalar(select(Artifact).where(Artifact.job_id == job.id, Artifact.name == name))
+    if row is None:
+        raise NotFoundError(f"job {job_id} has no artifact {name}")
+    url = ctx.storage().url_for(row.key, ctx.settings().presign_expiry_seconds)
+    if url:
+        return redirect(url, code=302)
+    return send_file(ctx.storage().open(row.key), mimetype=row.content_type,
+                     download_name=row.key.rsplit("/", 1)[-1])
+
+
+def _render(job: Job) -> dict[str, Any]:
+    store, expiry = ctx.storage(), ctx.settings().presign_expiry_seconds
+
+    def artifact_url(name: str, key: str) -> str | None:
+        return store.url_for(key, expiry) or url_for(
+            "jobs.artifact", job_id=str(job.id), name=name, _external=True)
+
+    return job_to_dict(job, artifact_url)
+
+
+def _parse_submission() -> tuple[service.NewJob, Any]:
+    """Multipart with a `file` part, or JSON with a `source` URL or S3 key."""
+    idem = request.headers.get("Idempotency-Key")
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise InvalidRequestError("multipart requests need a 'file' part")
+        fields = {"webhook_url": request.form.get("webhook_url"),
+                  "metadata": _json_field(request.form.get("metadata"))}
+        source = {"kind": "upload", "filename": upload.filename or "upload"}
+        digest = _file_sha256(upload.stream)
+        new = _new_job(source, fields, idem, {"file": digest, **fields})
+        return new, upload.stream
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidRequestError("send multipart/form-data with a 'file', or a JSON object")
+    new = _new_job(_parse_source(body.get("source")), body, idem, body)
+    return new, None
+
+
+def _parse_source(source: Any) -> dict[str, Any]:
+    if not isinstance(source, dict) or len(source) != 1:
+        raise InvalidRequestError("source must be an object with exactly one of 'url' or 's3_key'")
+    (kind, value), = source.items()
+    if kind not in ("url", "s3_key") or not isinstance(value, str) or not value:
+        raise InvalidRequestError("source must be {'url': '...'} or {'s3_key': '...'}")
+    return {"kind": kind, kind: value}
+
+
+def _new_job(source: dict[str, Any], fields: dict[str, Any], idem: str | None,
+             hashed: dict[str, Any]) -> service.NewJob:
+    webhook, metadata = fields.get("webhook_url"), fields.get("metadata")
+    if webhook is not None and (not isinstance(webhook, str)
+                                or not webhook.startswith(("http://", "https://"))):
+        raise InvalidRequestError("webhook_url must be an http(s) URL")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidRequestError("metadata must be a JSON object")
+    if idem is not None and not 1 <= len(idem) <= 255:
+        raise InvalidRequestError("Idempotency-Key must be 1 to 255 characters")
+    return service.NewJob(source=source, webhook_url=webhook, metadata=metadata,
+                          idempotency_key=idem, request_hash=service.request_hash(hashed))
+
+
+def _json_field(raw: str | None) -> Any:
+    import json
+
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise InvalidRequestError("metadata must be a JSON object") from None
+
+
+def _file_sha256(stream: Any) -> str:
+    digest = hashlib.sha256()
+    stream.seek(0)
+    while chunk := stream.read(1 << 20):
+        digest.update(chunk)
+    stream.seek(0)
+    return digest.hexdigest()

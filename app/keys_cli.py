@@ -1,0 +1,36 @@
+"""``soundscape keys create --tenant NAME``: issue an API key (printed once, stored hashed)."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+
+from sqlalchemy import select
+
+from app.api.context import hash_key
+from app.config import load_settings
+from app.db import session_scope
+from app.models import ApiKey, Tenant
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True)
+    create = sub.add_parser("create", help="create a key (and the tenant if it is new)")
+    create.add_argument("--tenant", required=True, help="tenant name")
+
+
+def create_key(database_url: str, tenant_name: str) -> str:
+    key = "ss_" + secrets.token_urlsafe(32)
+    with session_scope(database_url) as session:
+        tenant = session.scalar(select(Tenant).where(Tenant.name == tenant_name))
+        if tenant is None:
+            tenant = Tenant(name=tenant_name)
+            session.add(tenant)
+            session.flush()
+        session.add(ApiKey(tenant_id=tenant.id, key_hash=hash_key(key), prefix=key[:10]))
+    return key
+
+
+def run(args: argparse.Namespace) -> int:
+    print(create_key(load_settings().database_url, args.tenant))
+    return 0

@@ -1,0 +1,64 @@
+"""Celery configuration shared by the API (which only sends) and the workers (which run)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from celery import Celery
+
+from app.config import Settings
+
+START_TASK = "soundscape.pipeline.start"
+CPU_QUEUE = "cpu"
+GPU_QUEUE = "gpu"
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Reliability settings: a task is acknowledged only after it finishes, and a task whose
+    worker died is redelivered (after the visibility timeout on Redis)."""
+    transport: dict[str, Any] = {"visibility_timeout": settings.visibility_timeout}
+    if settings.embedded:
+        folder = settings.broker_folder
+        for sub in ("queue", "processed"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        transport = {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "store_processed": False,
+        }
+    return {
+        "broker_url": settings.broker_url,
+        "broker_transport_options": transport,
+        "broker_connection_retry_on_startup": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_soft_time_limit": settings.stage_soft_time_limit,
+        "task_time_limit": settings.stage_hard_time_limit,
+        "task_ignore_result": True,
+        "task_default_queue": CPU_QUEUE,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": False,
+    }
+
+
+@lru_cache(maxsize=4)
+def _client(settings: Settings) -> Celery:
+    client = Celery("soundscape-api")
+    client.conf.update(celery_config(settings))
+    return client
+
+
+def enqueue_job(settings: Settings, job_id: str) -> None:
+    """Hand a job to the workers by task name; the worker builds the stage chain itself."""
+    _client(settings).send_task(START_TASK, args=[job_id], queue=CPU_QUEUE)
+
+
+def check_broker(settings: Settings) -> None:
+    """Raise when the broker cannot be reached."""
+    with _client(settings).connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=3)

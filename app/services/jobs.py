@@ -1,0 +1,154 @@
+"""Job service: create, read, list and cancel jobs for one tenant."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Any
+
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.errors import ConflictError, IdempotencyConflictError, InvalidRequestError, NotFoundError
+from app.formats import SNIFF_BYTES, sniff_format
+from app.models import JOB_STATUSES, TERMINAL_STATUSES, Job, utcnow
+from app.queue import enqueue_job
+from app.services.sources import check_s3_source, check_url_source
+from app.storage import Storage, job_key
+
+MAX_PAGE = 100
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """What a client asked for, validated: exactly one of upload / url / s3_key is set."""
+
+    source: dict[str, Any]
+    webhook_url: str | None
+    metadata: dict[str, Any] | None
+    idempotency_key: str | None
+    request_hash: str
+
+
+def find_replay(session: Session, tenant_id: uuid.UUID, new: NewJob) -> Job | None:
+    """The job a repeated request (same Idempotency-Key) created, or None for a new request."""
+    if not new.idempotency_key:
+        return None
+    job = session.scalar(select(Job).where(
+        Job.tenant_id == tenant_id, Job.idempotency_key == new.idempotency_key))
+    if job is not None and job.request_hash != new.request_hash:
+        raise IdempotencyConflictError(
+            "this Idempotency-Key was already used with a different request body")
+    return job
+
+
+def submit_upload(session: Session, settings: Settings, storage: Storage, tenant_id: uuid.UUID,
+                  new: NewJob, stream: IO[bytes]) -> Job:
+    """Store an uploaded file as the job's source and queue the job."""
+    stream.seek(0)
+    sniff_format(stream.read(SNIFF_BYTES))
+    stream.seek(0)
+    job = _new_job(tenant_id, new)
+    key = job_key(tenant_id, job.id, "source")
+    storage.put_stream(key, stream, "application/octet-stream")
+    job.source = {**new.source, "key": key}
+    return _queue(session, settings, job)
+
+
+def submit_remote(session: Session, settings: Settings, storage: Storage, tenant_id: uuid.UUID,
+                  new: NewJob) -> Job:
+    """Queue a job whose source is a URL or an object already in storage."""
+    if "url" in new.source:
+        check_url_source(new.source["url"], settings.allow_private_urls)
+    else:
+        check_s3_source(storage, tenant_id, new.source["s3_key"], settings.max_upload_bytes)
+    return _queue(session, settings, _new_job(tenant_id, new))
+
+
+def _new_job(tenant_id: uuid.UUID, new: NewJob) -> Job:
+    return Job(id=uuid.uuid4(), tenant_id=tenant_id, status="queued", progress=0.0,
+               source=dict(new.source), webhook_url=new.webhook_url,
+               client_metadata=new.metadata, idempotency_key=new.idempotency_key,
+               request_hash=new.request_hash, attempts=0, created_at=utcnow())
+
+
+def _queue(session: Session, settings: Settings, job: Job) -> Job:
+    session.add(job)
+    session.commit()  # the worker must find the row before it receives the message
+    enqueue_job(settings, str(job.id))
+    return job
+
+
+def get_job(session: Session, tenant_id: uuid.UUID, job_id: str) -> Job:
+    """The tenant's job; another tenant's job is indistinguishable from a missing one."""
+    try:
+        parsed = uuid.UUID(job_id)
+    except ValueError:
+        raise NotFoundError(f"no job {job_id}") from None
+    job = session.get(Job, parsed)
+    if job is None or job.tenant_id != tenant_id:
+        raise NotFoundError(f"no job {job_id}")
+    return job
+
+
+def list_jobs(session: Session, tenant_id: uuid.UUID, status: str | None, limit: int,
+              cursor: str | None) -> tuple[list[Job], str | None]:
+    """Newest first; ``cursor`` continues after the last job of the previous page."""
+    if status is not None and status not in JOB_STATUSES:
+        raise InvalidRequestError(f"status must be one of {', '.join(JOB_STATUSES)}")
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidRequestError(f"limit must be between 1 and {MAX_PAGE}")
+    query = select(Job).where(Job.tenant_id == tenant_id)
+    if status:
+        query = query.where(Job.status == status)
+    if cursor:
+        created, last_id = _decode_cursor(cursor)
+        query = query.where(tuple_(Job.created_at, Job.id) < tuple_(created, last_id))
+    rows = list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc())
+                                .limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (_encode_cursor(rows[-1]) if more else None)
+
+
+def cancel_job(session: Session, tenant_id: uuid.UUID, job_id: str) -> Job:
+    """Mark a queued or running job canceled; workers stop at the next stage boundary."""
+    job = get_job(session, tenant_id, job_id)
+    if job.status == "canceled":
+        return job
+    if job.status in TERMINAL_STATUSES:
+        raise ConflictError(f"job {job_id} already {job.status}; it can no longer be canceled")
+    # Conditional update: a worker finishing at this instant cannot be overwritten.
+    now = utcnow()
+    result = session.execute(
+        update(Job).where(Job.id == job.id, Job.status.in_(("queued", "running")))
+        .values(status="canceled", finished_at=now, updated_at=now)
+        .execution_options(synchronize_session=False))
+    session.commit()
+    session.refresh(job)
+    if result.rowcount == 0 and job.status != "canceled":  # type: ignore[attr-defined]
+        raise ConflictError(f"job {job_id} already {job.status}; it can no longer be canceled")
+    return job
+
+
+def request_hash(parts: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _encode_cursor(job: Job) -> str:
+    raw = json.dumps([job.created_at.isoformat(), str(job.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, job_id = json.loads(raw)
+        return datetime.fromisoformat(created), uuid.UUID(job_id)
+    except (ValueError, TypeError) as exc:
+        raise InvalidRequestError("cursor is not one this API returned") from exc

@@ -1,0 +1,57 @@
+"""What a stage runs with in this process: settings, storage and database sessions."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from app.config import Settings, load_settings
+from app.db import get_sessionmaker
+from app.storage import Storage, job_key, make_storage
+from workers import jobstate
+from workers.jobstate import JobRef
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    storage: Storage
+
+    def session(self) -> Session:
+        return get_sessionmaker(self.settings.database_url)()
+
+    @contextlib.contextmanager
+    def workdir(self) -> Iterator[Path]:
+        with tempfile.TemporaryDirectory(prefix="soundscape-") as tmp:
+            yield Path(tmp)
+
+    def fetch_artifact(self, job: JobRef, name: str, target: Path) -> Path:
+        """Download the artifact ``name`` of ``job`` (as recorded by an earlier stage)."""
+        with self.session() as session:
+            key = jobstate.artifact_key(session, job.id, name)
+        self.storage.get_file(key, target)
+        return target
+
+    def store_artifact(self, job: JobRef, name: str, path: Path, content_type: str) -> str:
+        """Upload ``path`` under the job's deterministic key for ``name`` and record it."""
+        key = job_key(job.tenant_id, job.id, path.name)
+        size = self.storage.put_file(key, path, content_type)
+        with self.session() as session:
+            jobstate.record_artifact(session, job.id, name, key, content_type, size)
+        return key
+
+
+def runtime_from(settings: Settings) -> Runtime:
+    return Runtime(settings=settings, storage=make_storage(settings))
+
+
+@lru_cache(maxsize=1)
+def worker_runtime() -> Runtime:
+    """The runtime of a Celery worker process, built once from the environment."""
+    return runtime_from(load_settings())
