@@ -37,7 +37,7 @@ class CorruptAudioError(Problem):
 
 
 class EmptyAudioError(Problem):
-    code, title = "empty_audio", "Empty file"
+    code, title, status = "empty_audio", "Empty file", 400
 
 
 class SilentAudioError(Problem):

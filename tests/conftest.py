@@ -62,3 +62,26 @@ def make_tone_file(path: Path, seconds: float = 3.0, sample_rate: int = 44100) -
            "-ac", "2", "-i", "pipe:0", str(path)]
     subprocess.run(cmd, input=raw, check=True)
     return path
+
+
+@pytest.fixture()
+def migrated_settings(settings: Settings) -> Settings:
+    """Embedded-default settings whose SQLite database is migrated to head."""
+    from app.db import upgrade
+
+    upgrade(settings.database_url)
+    return settings
+
+
+@pytest.fixture()
+def api_key(migrated_settings: Settings) -> str:
+    from app.keys_cli import create_key
+
+    return create_key(migrated_settings.database_url, "tenant-a")
+
+
+@pytest.fixture()
+def client(migrated_settings: Settings):  # type: ignore[no-untyped-def]
+    from app import create_app
+
+    return create_app(migrated_settings).test_client()
