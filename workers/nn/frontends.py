@@ -23,6 +23,8 @@ class SincBandpass(nn.Module):
     with an odd kernel (``kernel_size`` is bumped to the next odd number, as upstream).
     """
 
+    filters: torch.Tensor
+
     def __init__(self, out_channels: int, kernel_size: int, sample_rate: int = 16000) -> None:
         super().__init__()
         kernel = kernel_size + 1 if kernel_size % 2 == 0 else kernel_size
@@ -110,6 +112,8 @@ class PowerSpectrogram(nn.Module):
     Input (B, n) float32; output (B, n_fft // 2 + 1, frames), frames = 1 + (n - n_fft) // hop.
     """
 
+    window: torch.Tensor
+
     def __init__(self, n_fft: int, hop_length: int) -> None:
         super().__init__()
         self.n_fft = n_fft
@@ -131,6 +135,9 @@ class LFCC(nn.Module):
     example's peak) -> orthonormal DCT-II. Input (B, n) float32 at ``sample_rate``;
     output (B, n_lfcc, frames).
     """
+
+    filter_mat: torch.Tensor
+    dct_mat: torch.Tensor
 
     def __init__(
         self, sample_rate: int = 16000, n_filter: int = 20, n_lfcc: int = 60,

@@ -1,0 +1,145 @@
+"""The voice-clone detector registry: each detector by manifest name, behind one interface.
+
+Adding a detector means one module in ``workers/nn`` (a builder returning a model whose
+``forward`` maps a (B, window) waveform to ``(hidden, outputs)``), one manifest entry for
+its weights, and one line in :data:`DETECTORS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from torch import nn
+
+from workers.nn.aasist import build_aasist, build_aasist_l
+from workers.nn.device import resolve_device
+from workers.nn.frontends import peak_normalise
+from workers.nn.rawgat_st import build_rawgat_st
+from workers.nn.svdd import build_svdd_lfcc, build_svdd_raw
+from workers.pipeline.types import ModelInfo
+from workers.weights import load_manifest, resolve
+
+
+class Detector(Protocol):
+    """What the rest of the code sees of a voice-clone detector."""
+
+    name: str
+    sample_rate: int
+    window: int
+    info: ModelInfo
+
+    def score_batch(self, batch: torch.Tensor) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class TwoClassLogits:
+    """Outputs (B, 2) are class logits; ``synthetic_index`` is the spoof class."""
+
+    synthetic_index: int
+
+    def __call__(self, outputs: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(outputs, dim=-1)[:, self.synthetic_index]
+
+
+@dataclass(frozen=True)
+class SingleLogit:
+    """Outputs (B, 1) are one logit; sigmoid of it is P(synthetic) when ``higher_is_synthetic``."""
+
+    higher_is_synthetic: bool
+
+    def __call__(self, outputs: torch.Tensor) -> torch.Tensor:
+        logit = outputs[:, 0]
+        return torch.sigmoid(logit if self.higher_is_synthetic else -logit)
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    """How to build, feed and read one detector.
+
+    ``readout`` turns the model's raw outputs into P(synthetic); its direction was measured
+    on real and synthetic speech and is pinned by tests/workers/nn/test_score_direction.py.
+    """
+
+    build: Callable[[], nn.Module]
+    window: int
+    readout: Callable[[torch.Tensor], torch.Tensor]
+    sample_rate: int = 16000
+    peak_normalise: bool = False
+
+
+# Upstream labels: AASIST and RawGAT-ST train with bona fide = class 1, so class 0 is spoof;
+# the CtrSVDD baselines train a BCE logit with spoof = 1. Data confirm both (see tests).
+DETECTORS: dict[str, DetectorSpec] = {
+    "aasist": DetectorSpec(build_aasist, 64600, TwoClassLogits(synthetic_index=0)),
+    "aasist-l": DetectorSpec(build_aasist_l, 64600, TwoClassLogits(synthetic_index=0)),
+    "rawgat-st": DetectorSpec(build_rawgat_st, 64600, TwoClassLogits(synthetic_index=0)),
+    "svdd-raw": DetectorSpec(build_svdd_raw, 64000, SingleLogit(True), peak_normalise=True),
+    "svdd-lfcc": DetectorSpec(build_svdd_lfcc, 64000, SingleLogit(True), peak_normalise=True),
+}
+
+
+class LoadedDetector:
+    """A detector with its verified weights loaded, in eval mode on one device."""
+
+    def __init__(self, name: str, spec: DetectorSpec, model: nn.Module, info: ModelInfo,
+                 device: torch.device) -> None:
+        self.name = name
+        self.sample_rate = spec.sample_rate
+        self.window = spec.window
+        self.info = info
+        self.device = device
+        self.model = model
+        self._spec = spec
+
+    def score_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        """P(synthetic) per window.
+
+        batch: (B, window) float32 mono at ``sample_rate``, on any device.
+        Returns (B,) float32 in [0, 1] on the CPU.
+        """
+        if batch.dim() != 2 or batch.size(1) != self.window:
+            raise ValueError(
+                f"{self.name} scores (B, {self.window}) windows, got {tuple(batch.shape)}"
+            )
+        with torch.inference_mode():
+            x = batch.to(self.device, torch.float32)
+            if self._spec.peak_normalise:
+                x = peak_normalise(x)
+            _, outputs = self.model(x)
+            return self._spec.readout(outputs).float().cpu()
+
+
+def load_detector(name: str, weights_dir: Path | None, device: str = "cpu") -> Detector:
+    """The detector ``name``, loaded once per process and device.
+
+    Raises ValueError for a name not in :data:`DETECTORS`, and the errors of
+    :func:`workers.weights.resolve` (WeightsMissingError, WeightsChecksumError) for its file.
+    """
+    if name not in DETECTORS:
+        raise ValueError(f"unknown detector {name!r}; known: {', '.join(sorted(DETECTORS))}")
+    return _load(name, Path(weights_dir) if weights_dir else None, resolve_device(device))
+
+
+@cache
+def _load(name: str, weights_dir: Path | None, device: torch.device) -> LoadedDetector:
+    spec = DETECTORS[name]
+    weights = resolve(name, weights_dir)
+    model = spec.build()
+    state = torch.load(weights.path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state, strict=True)
+    model.to(device).eval()
+    return LoadedDetector(name, spec, model, ModelInfo(name, weights.sha256), device)
+
+
+def default_detector_name() -> str:
+    """The detector marked ``default: true`` in weights/manifest.yaml."""
+    defaults = [e.name for e in load_manifest().values() if e.role == "detector" and e.default]
+    if len(defaults) != 1 or defaults[0] not in DETECTORS:
+        raise RuntimeError(f"weights/manifest.yaml must mark one known detector as default, "
+                           f"found {defaults}")
+    return defaults[0]
