@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -13,39 +15,74 @@ import yaml
 from app.config import PROJECT_ROOT
 from app.errors import WeightsChecksumError, WeightsMissingError
 
+# A machine with no route out should fail in seconds, not hang: connect timeout 5 s; a
+# stalled transfer gives up after 60 s without a byte.
+CONNECT_TIMEOUT_S = 5.0
+READ_TIMEOUT_S = 60.0
+
 MANIFEST_PATH = PROJECT_ROOT / "weights" / "manifest.yaml"
 BUNDLED_DIR = PROJECT_ROOT / "weights"
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """One model of the manifest; ``extra`` holds role-specific fields (window, threshold...)."""
+    """One model of the manifest; ``extra`` holds role-specific fields (window, threshold...).
+
+    ``sha256`` is the full digest of the file when it is known. Some upstream files are
+    published with only a prefix of their digest (Demucs names its files
+    ``<signature>-<first 8 hex of sha256>.th``); those carry ``sha256_prefix`` instead and
+    are verified by prefix, which is as much as the publisher vouches for. Once verified,
+    the full digest of the file actually used is what results record.
+    """
 
     name: str
     role: str
     architecture: str
     file: str
-    sha256: str
+    sha256: str | None
     licence: str
     trained_on: str
     url: str
     default: bool = False
     quality: dict[str, Any] = field(default_factory=dict)
+    sha256_prefix: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.sha256 is None and not self.sha256_prefix:
+            raise ValueError(f"manifest entry {self.name} needs sha256 or sha256_prefix")
+        if self.sha256 is not None and len(self.sha256) != 64:
+            raise ValueError(f"manifest entry {self.name}: sha256 must be 64 hex digits")
+        if self.sha256_prefix is not None and len(self.sha256_prefix) < 8:
+            raise ValueError(f"manifest entry {self.name}: sha256_prefix needs >= 8 hex digits")
+
+    @property
+    def expected_digest(self) -> str:
+        """What a file's sha256 must start with (the whole digest when it is known)."""
+        return (self.sha256 or self.sha256_prefix or "").lower()
+
+
+class WeightsDownloadError(WeightsMissingError):
+    """The file is missing and could not be fetched from its public address."""
+
+    code, title = "weights_download_failed", "Model weights could not be downloaded"
 
 
 @dataclass(frozen=True)
 class ResolvedWeights:
+    """A verified weights file; ``sha256`` is the full digest of that file."""
+
     entry: ModelEntry
     path: Path
+    actual_sha256: str | None = None
 
     @property
     def sha256(self) -> str:
-        return self.entry.sha256
+        return self.actual_sha256 or self.entry.sha256 or ""
 
 
-_KNOWN = {"name", "role", "architecture", "file", "sha256", "licence", "trained_on", "url",
-          "default", "quality"}
+_KNOWN = {"name", "role", "architecture", "file", "sha256", "sha256_prefix", "licence",
+          "trained_on", "url", "default", "quality"}
 
 
 @lru_cache(maxsize=4)
@@ -54,7 +91,7 @@ def load_manifest(path: Path = MANIFEST_PATH) -> dict[str, ModelEntry]:
     raw = yaml.safe_load(path.read_text())
     entries: dict[str, ModelEntry] = {}
     for item in raw["models"]:
-        known = {k: v for k, v in item.items() if k in _KNOWN}
+        known = {"sha256": None, **{k: v for k, v in item.items() if k in _KNOWN}}
         extra = {k: v for k, v in item.items() if k not in _KNOWN}
         entries[item["name"]] = ModelEntry(**known, extra=extra)
     return entries
@@ -69,8 +106,21 @@ def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
 
 
 @lru_cache(maxsize=64)
-def _verified(path: Path, size: int, mtime_ns: int, expected: str) -> bool:
-    return sha256_file(path) == expected
+def _digest(path: Path, size: int, mtime_ns: int) -> str:
+    # Keyed by size and mtime so a replaced file is hashed again, an unchanged one once.
+    return sha256_file(path)
+
+
+def verify_file(entry: ModelEntry, path: Path) -> str:
+    """The full sha256 of ``path``; WeightsChecksumError unless it matches ``entry``."""
+    stat = path.stat()
+    digest = _digest(path.resolve(), stat.st_size, stat.st_mtime_ns)
+    if not digest.startswith(entry.expected_digest):
+        raise WeightsChecksumError(
+            f"{path} does not match the sha256 of {entry.name} in weights/manifest.yaml "
+            f"(expected {entry.expected_digest}..., got {digest[:16]}...)"
+        )
+    return digest
 
 
 def candidate_paths(entry: ModelEntry, weights_dir: Path | None) -> list[Path]:
@@ -80,20 +130,67 @@ def candidate_paths(entry: ModelEntry, weights_dir: Path | None) -> list[Path]:
     return [Path(root) / entry.file for root in roots]
 
 
-def resolve(name: str, weights_dir: Path | None) -> ResolvedWeights:
-    """Find and verify the file of model ``name``; a specific error when absent or altered."""
-    entry = load_manifest()[name]
+def resolve(
+    name: str,
+    weights_dir: Path | None,
+    allow_download: bool = False,
+    manifest: Path = MANIFEST_PATH,
+) -> ResolvedWeights:
+    """Find and verify the file of model ``name``; a specific error when absent or altered.
+
+    Looks in ``weights_dir`` (SOUNDSCAPE_WEIGHTS_DIR), then weights/. Only when
+    ``allow_download`` is True does a missing file get downloaded (into ``weights_dir``,
+    else weights/) and verified; nothing downloads by default, and never during tests.
+    """
+    entry = load_manifest(manifest)[name]
     for path in candidate_paths(entry, weights_dir):
-        if not path.is_file():
-            continue
-        stat = path.stat()
-        if not _verified(path.resolve(), stat.st_size, stat.st_mtime_ns, entry.sha256):
-            raise WeightsChecksumError(
-                f"{path} does not match the sha256 of {name} in weights/manifest.yaml"
-            )
-        return ResolvedWeights(entry, path)
+        if path.is_file():
+            return ResolvedWeights(entry, path, verify_file(entry, path))
+    if allow_download:
+        path = download(entry, Path(weights_dir) if weights_dir else BUNDLED_DIR)
+        return ResolvedWeights(entry, path, verify_file(entry, path))
     searched = ", ".join(str(p) for p in candidate_paths(entry, weights_dir))
     raise WeightsMissingError(
         f"weights for {name} not found (looked for {searched}); "
         f"download {entry.url} into SOUNDSCAPE_WEIGHTS_DIR or run 'soundscape weights fetch'"
     )
+
+
+def download(entry: ModelEntry, weights_dir: Path, timeout: float = CONNECT_TIMEOUT_S) -> Path:
+    """Fetch ``entry.url`` to ``weights_dir / entry.file``, verified, via a temporary file.
+
+    The bytes go to a temporary file beside the target, are checked against the manifest,
+    then renamed into place atomically: a reader never sees a partial or unverified file,
+    and a failed or tampered download leaves nothing behind.
+    """
+    import requests
+
+    target = Path(weights_dir) / entry.file
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, requests.get(
+            entry.url, stream=True, timeout=(timeout, READ_TIMEOUT_S)
+        ) as response:
+            response.raise_for_status()
+            for chunk in response.iter_content(chunk_size=1 << 20):
+                out.write(chunk)
+        verify_file(entry, tmp)
+        os.replace(tmp, target)
+    except requests.RequestException as exc:
+        tmp.unlink(missing_ok=True)
+        raise WeightsDownloadError(
+            f"could not download {entry.name} from {entry.url}: {_short(exc)}; copy "
+            f"{entry.file} into {weights_dir} by hand on a machine without internet access"
+        ) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _short(exc: Exception) -> str:
+    """One line naming the failure, without urllib3's nested reprs."""
+    reason = str(exc).split("(Caused by", 1)[-1].strip(" ()")
+    return f"{type(exc).__name__}: {reason}"[:200]
