@@ -8,7 +8,7 @@ import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 
@@ -161,36 +161,49 @@ def download(entry: ModelEntry, weights_dir: Path, timeout: float = CONNECT_TIME
 
     The bytes go to a temporary file beside the target, are checked against the manifest,
     then renamed into place atomically: a reader never sees a partial or unverified file,
-    and a failed or tampered download leaves nothing behind.
+    and a failed or tampered download leaves nothing behind (not even a new folder).
     """
-    import requests
-
     target = Path(weights_dir) / entry.file
+    created = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out, requests.get(
+        _stream_to(entry, os.fdopen(fd, "wb"), timeout)
+        verify_file(entry, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        for folder in created:  # deepest first; only the folders this call made
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+        raise
+    return target
+
+
+def _stream_to(entry: ModelEntry, out: BinaryIO, timeout: float) -> None:
+    import requests
+
+    try:
+        with out, requests.get(
             entry.url, stream=True, timeout=(timeout, READ_TIMEOUT_S)
         ) as response:
             response.raise_for_status()
             for chunk in response.iter_content(chunk_size=1 << 20):
                 out.write(chunk)
-        verify_file(entry, tmp)
-        os.replace(tmp, target)
     except requests.RequestException as exc:
-        tmp.unlink(missing_ok=True)
         raise WeightsDownloadError(
-            f"could not download {entry.name} from {entry.url}: {_short(exc)}; copy "
-            f"{entry.file} into {weights_dir} by hand on a machine without internet access"
+            f"could not download {entry.name} from {entry.url} ({_reason(exc)}); "
+            f"without internet access, copy the file to <weights dir>/{entry.file} by hand"
         ) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
 
 
-def _short(exc: Exception) -> str:
-    """One line naming the failure, without urllib3's nested reprs."""
-    reason = str(exc).split("(Caused by", 1)[-1].strip(" ()")
-    return f"{type(exc).__name__}: {reason}"[:200]
+def _reason(exc: Exception) -> str:
+    """A few words on why a request failed, without urllib3's nested reprs."""
+    text = str(exc)
+    for needle, reason in (("resolve", "host name not resolved"),
+                           ("refused", "connection refused"),
+                           ("timed out", "timed out"), ("unreachable", "network unreachable")):
+        if needle in text.lower():
+            return reason
+    return f"{type(exc).__name__}: {text[:120]}"
