@@ -4,20 +4,24 @@ Real: the opening 4 s of three LibriSpeech recordings. Synthetic: espeak-ng sent
 the same real windows re-synthesised by Griffin-Lim from their STFT magnitude (32
 iterations, and a crude 2-iteration version with strong phase artefacts).
 
-Measured when pinned (mean P(synthetic); 10 real windows of the three files, 3 espeak):
-  aasist     real 0.31  espeak 1.00  Griffin-Lim-32 0.58  Griffin-Lim-2 1.00
-  aasist-l   real 0.37  espeak 1.00  Griffin-Lim-32 0.81  Griffin-Lim-2 1.00
-  rawgat-st  real 0.44  espeak 1.00  Griffin-Lim-32 0.85  Griffin-Lim-2 1.00
-The ASVspoof models flag every espeak window, and score every vocoded window at least as
-high as the real window it came from, with softmax class 0 as the spoof class.
+Measured when pinned: mean P(synthetic) on the windows these fixtures make (3 each),
+and in brackets on all ten 4 s windows of the three recordings (Griffin-Lim run per file):
+             real           espeak        Griffin-Lim-32  Griffin-Lim-2
+  aasist     0.000 (0.31)   1.00 (1.00)   0.33 (0.58)     1.00 (1.00)
+  aasist-l   0.017 (0.37)   1.00 (1.00)   0.62 (0.81)     1.00 (1.00)
+  rawgat-st  0.004 (0.44)   1.00 (1.00)   0.75 (0.85)     1.00 (1.00)
+  svdd-raw   0.069 (0.058)  0.043 (0.044) 0.095 (0.059)   0.143 (0.47)
+  svdd-lfcc  0.030 (0.027)  0.021 (0.021) 0.030 (0.031)   0.044 (0.042)
+The ASVspoof models put every espeak window at P = 1.00 with softmax class 0 as the spoof
+class (the other class gives the mirror image), and on all ten windows score the vocoded
+window at least as high as the real one it came from.
 
 The CtrSVDD baselines were trained on singing and do not separate speech this way: every
-speech window, real or synthetic, sits far on the bona fide side (P < 0.1); espeak scores
-slightly *lower* than real speech (svdd-raw 0.044 vs 0.058, svdd-lfcc 0.021 vs 0.027) and
-Griffin-Lim-32 about the same (0.059, 0.031). The crude vocoder does move them, window by
-window, towards synthetic (svdd-raw logit -2.85 -> -0.25, svdd-lfcc -3.62 -> -3.24, all
-10 windows higher), which is what pins their direction: the logit's sigmoid is P(spoof),
-as their training labels (spoof = 1) imply.
+real, espeak and Griffin-Lim-32 window sits on the bona fide side (P < 0.2); espeak scores
+slightly *lower* than real speech and Griffin-Lim-32 about the same. Only the crude vocoder
+moves them towards synthetic (raw logit mean -2.85 -> -0.25 and LFCC -3.62 -> -3.24 over
+the ten windows, every window higher); that contrast pins their direction, and agrees with
+their training labels (BCE logit, spoof = 1). Do not read their speech scores as evidence.
 """
 
 from __future__ import annotations
