@@ -1,0 +1,24 @@
+"""The API process stays small: importing and serving it never loads torch or the workers."""
+
+import json
+import subprocess
+import sys
+
+from app.config import PROJECT_ROOT
+
+
+def test_the_api_serves_requests_without_importing_torch_or_workers(tmp_path):
+    script = f"""
+import json, sys
+from app import create_app
+from app.config import Settings
+from app.db import upgrade
+settings = Settings(data_dir={str(tmp_path)!r})
+upgrade(settings.database_url)
+client = create_app(settings).test_client()
+client.get('/readyz'); client.get('/openapi.json'); client.get('/v1/jobs')
+print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {{'torch', 'workers', 'librosa', 'demucs'}})))
+"""
+    out = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True,
+                         text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

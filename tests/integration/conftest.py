@@ -1,0 +1,166 @@
+"""The real stack for integration tests: PostgreSQL, Redis, moto_server as S3, gunicorn and
+Celery worker processes. A missing service fails the tests with a message naming it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from app.config import PROJECT_ROOT, Settings, load_settings
+from tests.conftest import WEIGHTS_DIR
+
+PG_ADMIN_URL = os.environ.get("SOUNDSCAPE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("SOUNDSCAPE_TEST_REDIS", "redis://127.0.0.1:6379/11")
+BUCKET = "soundscape-test"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check, timeout: float, what: str, interval: float = 0.25) -> Any:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    import psycopg
+
+    name = f"soundscape_it_{uuid.uuid4().hex[:8]}"
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc}); start it first")
+    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    from app.db import get_engine
+
+    get_engine.cache_clear()
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+        client.flushdb()
+    except redis.ConnectionError as exc:
+        pytest.fail(f"Redis is not reachable at {REDIS_URL} ({exc}); start it first")
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    exe = Path(sys.executable).with_name("moto_server")
+    if not exe.exists():
+        pytest.fail("moto_server is not installed: run scripts/setup.sh (moto[server])")
+    port = free_port()
+    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: _answers(url), 30, "moto_server to start")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _answers(url: str) -> bool:
+    try:
+        requests.get(url, timeout=2)
+        return True
+    except requests.RequestException:
+        return False
+
+
+class Stack:
+    """The processes of one SoundScape deployment, pointed at the real services."""
+
+    def __init__(self, env: dict[str, str], settings: Settings, logs: Path) -> None:
+        self.env, self.settings, self.logs = env, settings, logs
+        self.worker: subprocess.Popen[bytes] | None = None
+        self.api: subprocess.Popen[bytes] | None = None
+        self.api_url = ""
+
+    def start_api(self) -> None:
+        port = free_port()
+        self.api = self._spawn("api", [sys.executable, "-m", "gunicorn", "app.wsgi:app",
+                                       "-b", f"127.0.0.1:{port}", "-w", "2"])
+        self.api_url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _answers(self.api_url + "/healthz"), 60, "gunicorn to start")
+
+    def start_worker(self) -> None:
+        self.worker = self._spawn("worker", [sys.executable, "-m", "app.cli", "worker",
+                                             "--queues", "cpu,gpu", "--loglevel", "INFO"])
+
+    def ensure_worker(self) -> None:
+        if self.worker is None or self.worker.poll() is not None:
+            self.start_worker()
+
+    def kill_worker(self) -> None:
+        """SIGKILL the worker and its pool children: no chance to ack or clean up."""
+        assert self.worker is not None
+        os.killpg(self.worker.pid, signal.SIGKILL)
+        self.worker.wait(timeout=10)
+
+    def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"{name}-{time.monotonic_ns()}.log").open("wb")
+        return subprocess.Popen(cmd, env=self.env, cwd=PROJECT_ROOT, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop(self) -> None:
+        for proc in (self.worker, self.api):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def stack(postgres_url, redis_url, s3_endpoint, tmp_path_factory) -> Iterator[Stack]:
+    import boto3
+
+    from app.db import upgrade
+
+    data_dir = tmp_path_factory.mktemp("stack")
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+           "AWS_DEFAULT_REGION": "us-east-1", "PYTHONUNBUFFERED": "1"}
+    env |= {"SOUNDSCAPE_" + key.upper(): value for key, value in {
+        "data_dir": str(data_dir), "database_url": postgres_url, "broker_url": redis_url,
+        "storage_url": f"s3://{BUCKET}/it", "s3_endpoint_url": s3_endpoint,
+        "weights_dir": str(WEIGHTS_DIR), "device": "cpu", "allow_private_urls": "true",
+        # Short limits so a killed worker's message comes back within seconds.
+        "visibility_timeout": "45", "stage_soft_time_limit": "30", "stage_hard_time_limit": "40",
+    }.items()}
+    os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
+    settings = load_settings(env)
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=BUCKET)
+    upgrade(postgres_url)
+    running = Stack(env, settings, data_dir)
+    running.start_api()
+    running.start_worker()
+    yield running
+    running.stop()

@@ -1,0 +1,187 @@
+"""The service end to end on real servers: gunicorn, PostgreSQL, Redis, moto S3, Celery."""
+
+from __future__ import annotations
+
+import http.server
+import subprocess
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+import soundfile as sf
+from sqlalchemy import func, select
+
+from app.db import session_scope
+from app.keys_cli import create_key
+from app.models import Artifact, ApiKey, Job, StageResult, Track
+from tests.conftest import SONG, SPEECH
+from tests.integration.conftest import BUCKET, Stack, wait_until
+
+pytestmark = pytest.mark.integration
+STAGES = ["ingest", "separate", "detect", "finalize"]
+
+
+@pytest.fixture(scope="module")
+def key(stack: Stack) -> str:
+    return create_key(stack.settings.database_url, f"label-{uuid.uuid4().hex[:6]}")
+
+
+@pytest.fixture(autouse=True)
+def worker_running(stack: Stack) -> None:
+    stack.ensure_worker()
+
+
+def excerpt(audio_dir: Path, tmp_path: Path, name: str, start: float, seconds: float,
+            suffix: str = ".flac") -> Path:
+    target = tmp_path / f"{Path(name).stem[:12]}-{start:g}{suffix}"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-ss", str(start), "-t",
+                    str(seconds), "-i", str(audio_dir / name), str(target)], check=True)
+    return target
+
+
+def submit_file(stack: Stack, key: str, path: Path, **headers: str) -> dict[str, Any]:
+    with path.open("rb") as fh:
+        response = requests.post(f"{stack.api_url}/v1/jobs", files={"file": (path.name, fh)},
+                                 headers={"Authorization": f"Bearer {key}", **headers}, timeout=30)
+    assert response.status_code == 202, response.text
+    return dict(response.json())
+
+
+def poll(stack: Stack, key: str, job_id: str, statuses: set[str], timeout: float = 240) -> dict:
+    def check() -> dict | None:
+        job = requests.get(f"{stack.api_url}/v1/jobs/{job_id}",
+                           headers={"Authorization": f"Bearer {key}"}, timeout=10).json()
+        return job if job["status"] in statuses else None
+
+    return dict(wait_until(check, timeout, f"job {job_id} to reach {statuses}", interval=0.5))
+
+
+def s3_keys(stack: Stack, job_id: str) -> set[str]:
+    s3 = boto3.client("s3", endpoint_url=stack.settings.s3_endpoint_url)
+    listing = s3.list_objects_v2(Bucket=BUCKET, Prefix="it/tenants/")
+    return {obj["Key"].rsplit("/", 1)[-1] for obj in listing.get("Contents", [])
+            if f"/jobs/{job_id}/" in obj["Key"]}
+
+
+def count_rows(stack: Stack, model: Any, job_id: str) -> int:
+    with session_scope(stack.settings.database_url) as session:
+        return int(session.scalar(select(func.count()).select_from(model)
+                                  .where(model.job_id == uuid.UUID(job_id))) or 0)
+
+
+def test_an_upload_is_processed_to_a_report_with_rows_and_objects(stack, key, audio_dir,
+                                                                  tmp_path):
+    path = excerpt(audio_dir, tmp_path, SPEECH[0], 0, 6, ".mp3")
+    job = poll(stack, key, submit_file(stack, key, path)["id"], {"succeeded", "failed"})
+    assert job["status"] == "succeeded", job["error"]
+    report = job["result"]
+    assert report["verdict"] in {"likely_synthetic", "likely_authentic", "inconclusive"}
+    assert report["audio"]["duration_seconds"] == pytest.approx(6.0, abs=0.1)
+    assert report["audio"]["format"] == "mp3" and len(report["audio"]["sha256"]) == 64
+    assert set(report["models"]) >= {"separator", "vocal_detector"}
+    assert s3_keys(stack, job["id"]) == {"source", "canonical.flac", "vocals.flac",
+                                         "accompaniment.flac"}
+    assert count_rows(stack, Track, job["id"]) == 1
+    assert count_rows(stack, Artifact, job["id"]) == 3
+    with session_scope(stack.settings.database_url) as session:
+        stages = set(session.scalars(select(StageResult.stage)
+                                     .where(StageResult.job_id == uuid.UUID(job["id"]))))
+    assert stages == set(STAGES)
+
+
+def test_artifact_links_are_presigned_and_download_the_flac(stack, key, audio_dir, tmp_path):
+    path = excerpt(audio_dir, tmp_path, SPEECH[1], 0, 5)
+    job = poll(stack, key, submit_file(stack, key, path)["id"], {"succeeded", "failed"})
+    url = job["result"]["artifacts"]["vocals"]
+    assert "X-Amz-Signature" in url
+    download = tmp_path / "vocals.flac"
+    download.write_bytes(requests.get(url, timeout=30).content)
+    assert sf.info(str(download)).samplerate == 44100
+
+
+def test_a_url_source_is_fetched_by_the_worker(stack, key, audio_dir, tmp_path):
+    path = excerpt(audio_dir, tmp_path, SPEECH[2], 0, 5, ".wav")
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(  # noqa: E731
+        *a, directory=str(tmp_path), **k)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{path.name}"
+        response = requests.post(f"{stack.api_url}/v1/jobs", json={"source": {"url": url}},
+                                 headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        job = poll(stack, key, response.json()["id"], {"succeeded", "failed"})
+    finally:
+        server.shutdown()
+    assert job["status"] == "succeeded", job["error"]
+    assert job["result"]["audio"]["format"] == "wav"
+
+
+def test_an_s3_key_of_the_tenant_is_scanned(stack, key, audio_dir, tmp_path):
+    with session_scope(stack.settings.database_url) as session:
+        tenant = session.scalar(select(ApiKey.tenant_id).where(ApiKey.prefix == key[:10]))
+    object_key = f"tenants/{tenant}/uploads/catalogue-001.flac"
+    boto3.client("s3", endpoint_url=stack.settings.s3_endpoint_url).upload_file(
+        str(excerpt(audio_dir, tmp_path, SPEECH[0], 2, 5)), BUCKET, f"it/{object_key}")
+    response = requests.post(f"{stack.api_url}/v1/jobs", json={"source": {"s3_key": object_key}},
+                             headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    assert response.status_code == 202, response.text
+    job = poll(stack, key, response.json()["id"], {"succeeded", "failed"})
+    assert job["status"] == "succeeded", job["error"]
+
+
+def test_a_corrupt_file_fails_its_job_with_a_specific_code(stack, key, audio_dir, tmp_path):
+    whole = excerpt(audio_dir, tmp_path, SPEECH[0], 0, 6).read_bytes()
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(whole[: len(whole) // 2])
+    job = poll(stack, key, submit_file(stack, key, cut)["id"], {"succeeded", "failed"})
+    assert job["status"] == "failed"
+    assert job["error"]["code"] == "corrupt_audio" and job["error"]["stage"] == "ingest"
+    assert job["error"]["detail"] and job["result"] is None
+
+
+def test_a_canceled_job_never_turns_succeeded(stack, key, audio_dir, tmp_path):
+    path = excerpt(audio_dir, tmp_path, SONG, 20, 20)
+    job_id = submit_file(stack, key, path)["id"]
+    poll(stack, key, job_id, {"running"}, timeout=60)
+    canceled = requests.post(f"{stack.api_url}/v1/jobs/{job_id}/cancel",
+                             headers={"Authorization": f"Bearer {key}"}, timeout=10).json()
+    assert canceled["status"] == "canceled"
+    # The stage in flight finishes, then the chain stops: wait for the worker to go idle.
+    follower = submit_file(stack, key, excerpt(audio_dir, tmp_path, SPEECH[1], 0, 4))
+    poll(stack, key, follower["id"], {"succeeded", "failed"})
+    with session_scope(stack.settings.database_url) as session:
+        job = session.get(Job, uuid.UUID(job_id))
+        assert job is not None and job.status == "canceled" and job.result is None
+        done = set(session.scalars(select(StageResult.stage)
+                                   .where(StageResult.job_id == job.id)))
+    assert "finalize" not in done
+
+
+def test_a_worker_killed_mid_job_is_replaced_and_the_job_finishes_once(stack, key, audio_dir,
+                                                                      tmp_path):
+    path = excerpt(audio_dir, tmp_path, SONG, 40, 25)
+    job_id = submit_file(stack, key, path)["id"]
+    poll_stage = lambda: requests.get(  # noqa: E731
+        f"{stack.api_url}/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {key}"},
+        timeout=10).json()
+    killed_in = wait_until(lambda: poll_stage()["stage"] in ("separate", "detect")
+                           and poll_stage()["stage"], 120, "the job to reach separate/detect")
+    stack.kill_worker()
+    stack.start_worker()
+    job = poll(stack, key, job_id, {"succeeded", "failed"}, timeout=300)
+    assert job["status"] == "succeeded", (killed_in, job["error"])
+    assert count_rows(stack, Track, job_id) == 1
+    assert count_rows(stack, Artifact, job_id) == 3
+    assert count_rows(stack, StageResult, job_id) == len(STAGES)
+    assert s3_keys(stack, job_id) == {"source", "canonical.flac", "vocals.flac",
+                                      "accompaniment.flac"}
+
+
+def test_readiness_sees_postgres_redis_and_s3(stack):
+    body = requests.get(f"{stack.api_url}/readyz", timeout=10).json()
+    assert body == {"status": "ready",
+                    "checks": {"database": "ok", "broker": "ok", "storage": "ok"}}
