@@ -151,7 +151,7 @@ class S3Storage:
         ))
 
     def open(self, key: str) -> IO[bytes]:
-        return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]  # type: ignore[no-any-return]
+        return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
 
     def check(self) -> None:
         self.client.head_bucket(Bucket=self.bucket)

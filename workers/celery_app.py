@@ -38,8 +38,8 @@ def create_celery(settings: Settings) -> Celery:
     return app
 
 
-def _stage_task(stage: Stage):  # type: ignore[no-untyped-def]
-    def run(self, job_id: str) -> None:  # type: ignore[no-untyped-def]
+def _stage_task(stage: Stage):
+    def run(self, job_id: str) -> None:
         if not execute_stage(worker_runtime(), stage, job_id):
             raise Ignore()  # the job is finished, failed or canceled: stop the chain here
 

@@ -17,13 +17,13 @@ from app.storage import Storage, make_storage
 
 
 def settings() -> Settings:
-    return current_app.config["SETTINGS"]  # type: ignore[no-any-return]
+    return current_app.config["SETTINGS"]
 
 
 def db() -> Session:
     if "db_session" not in g:
         g.db_session = get_sessionmaker(settings().database_url)()
-    return g.db_session  # type: ignore[no-any-return]
+    return g.db_session
 
 
 def storage() -> Storage:

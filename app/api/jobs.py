@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from flask import Blueprint, Response, redirect, request, send_file, url_for
+from flask import Blueprint, redirect, request, send_file, url_for
 from sqlalchemy import select
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.api import context as ctx
 from app.api.serializers import job_to_dict
@@ -54,7 +55,7 @@ def cancel(job_id: str) -> dict[str, Any]:
 
 
 @bp.get("/<job_id>/artifacts/<name>")
-def artifact(job_id: str, name: str) -> Response:
+def artifact(job_id: str, name: str) -> WerkzeugResponse:
     job = service.get_job(ctx.db(), ctx.tenant_id(), job_id)
     row = ctx.db().scalar(select(Artifact).where(Artifact.job_id == job.id, Artifact.name == name))
     if row is None:

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from app.db import session_scope
 from app.keys_cli import create_key
-from app.models import Artifact, ApiKey, Job, StageResult, Track
+from app.models import ApiKey, Artifact, Job, StageResult, Track
 from tests.conftest import SONG, SPEECH
 from tests.integration.conftest import BUCKET, Stack, wait_until
 
