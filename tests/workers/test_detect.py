@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,6 +25,7 @@ from workers.pipeline.types import ModelInfo
 
 RATE = 1000  # the test detector's rate: small windows keep the tests fast
 INPUT_RATE = 4000
+SPEECH_FILE = "198-209-0000.ogg"
 
 
 @dataclass
@@ -155,3 +158,34 @@ def test_report_fragment_is_plain_json() -> None:
     assert set(fragment) >= {"verdict", "scores", "thresholds", "timeline", "models"}
     assert fragment["models"]["vocal_detector"] == {"name": "energy", "sha256": None}
     assert fragment["timeline"]["vocals"][-1] is None
+
+
+def _espeak(path: Path, text: str) -> Path:
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(path), text], check=True)
+    return path
+
+
+def test_aasist_scores_a_whole_stereo_track_and_tells_tts_from_speech(
+    audio_dir: Path, weights_dir: Path, tmp_path: Path
+) -> None:
+    from workers.nn.registry import load_detector
+    from workers.pipeline.audio import decode_file
+
+    aasist = load_detector("aasist", weights_dir)
+    speech = decode_file(audio_dir / SPEECH_FILE, 44100, 2, max_seconds=5.5)
+    tts = decode_file(_espeak(tmp_path / "tts.wav", "The boats waited by the pier."), 44100, 2)
+    real = detect(speech, speech, 44100, aasist, threshold=0.5, margin=0.05)
+    fake = detect(tts, tts, 44100, aasist, threshold=0.5, margin=0.05)
+    assert real.windows[0].starts_seconds == (0.0, 1.0, pytest.approx(5.5 - 64600 / 16000))
+    assert real.windows[0].ends_seconds[-1] == pytest.approx(5.5)
+    assert real.models["vocal_detector"].sha256 == aasist.info.sha256
+    assert fake.scores["overall"] is not None and real.scores["overall"] is not None
+    assert fake.scores["overall"] > real.scores["overall"]
+
+
+def test_every_shipped_detector_carries_a_calibrated_threshold() -> None:
+    from workers.nn.registry import DETECTORS
+    from workers.pipeline.detect import shipped_threshold
+
+    for name in DETECTORS:
+        assert 0.0 < shipped_threshold(name) <= 1.0

@@ -99,3 +99,23 @@ def test_csv_and_protocol_layouts_give_the_same_figures(
 def test_importing_the_command_does_not_load_torch() -> None:
     code = "import sys, workers.evaluate_cli; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_aasist_evaluation_of_a_tiny_folder_is_parseable_json(
+    audio_dir: Path, weights_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SOUNDSCAPE_WEIGHTS_DIR", str(weights_dir))
+    monkeypatch.setenv("SOUNDSCAPE_DEVICE", "cpu")
+    (tmp_path / "real").mkdir()
+    (tmp_path / "fake").mkdir()
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-t", "4.5", "-i",
+                    str(audio_dir / "198-209-0000.ogg"), str(tmp_path / "real" / "a.flac")],
+                   check=True)
+    subprocess.run(["espeak-ng", "-w", str(tmp_path / "fake" / "tts.wav"),
+                    "Every song on the record was written in June."], check=True)
+    assert main(["evaluate", "--data", str(tmp_path), "--model", "aasist", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)["models"]["aasist"]
+    assert set(figures) == {"eer", "auc", "fpr", "fnr", "n_real", "n_fake"}
+    assert (figures["n_real"], figures["n_fake"]) == (1, 1)
+    assert figures["auc"] == 1.0 and figures["eer"] == 0.0
