@@ -107,12 +107,24 @@ def test_quiet_track_is_authentic_and_mixture_is_never_invented() -> None:
 
 @pytest.mark.parametrize(
     ("overall", "verdict"),
-    [(0.9, LIKELY_SYNTHETIC), (0.75, LIKELY_SYNTHETIC), (0.74, INCONCLUSIVE),
-     (0.5, INCONCLUSIVE), (0.26, INCONCLUSIVE), (0.25, LIKELY_AUTHENTIC),
+    # margin 1.0 in log-odds around logit(0.5) = 0: sigmoid(+-1) = 0.731 / 0.269
+    [(0.9, LIKELY_SYNTHETIC), (0.74, LIKELY_SYNTHETIC), (0.72, INCONCLUSIVE),
+     (0.5, INCONCLUSIVE), (0.28, INCONCLUSIVE), (0.26, LIKELY_AUTHENTIC),
      (0.1, LIKELY_AUTHENTIC), (None, INCONCLUSIVE)],
 )
 def test_verdict_bands_around_the_threshold(overall: float | None, verdict: str) -> None:
-    assert decide_verdict(overall, threshold=0.5, margin=0.25) == verdict
+    assert decide_verdict(overall, threshold=0.5, margin=1.0) == verdict
+
+
+@pytest.mark.parametrize(
+    ("overall", "verdict"),
+    # threshold 0.9984 is logit 6.44: synthetic from logit 7.44 (0.99941), authentic to 5.44
+    [(0.99999, LIKELY_SYNTHETIC), (0.9995, LIKELY_SYNTHETIC), (0.9993, INCONCLUSIVE),
+     (0.9960, INCONCLUSIVE), (0.9950, LIKELY_AUTHENTIC), (1.0, LIKELY_SYNTHETIC)],
+)
+def test_a_threshold_near_one_leaves_every_verdict_reachable(overall: float,
+                                                              verdict: str) -> None:
+    assert decide_verdict(overall, threshold=0.9984, margin=1.0) == verdict
 
 
 def test_windows_without_vocals_are_null_not_authentic() -> None:

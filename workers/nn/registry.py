@@ -43,7 +43,9 @@ class TwoClassLogits:
     synthetic_index: int
 
     def __call__(self, outputs: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(outputs, dim=-1)[:, self.synthetic_index]
+        # float64: in float32 the softmax rounds to exactly 1.0 from a logit gap of ~17,
+        # and these models put real singing and synthetic speech both above 0.999.
+        return torch.softmax(outputs.double(), dim=-1)[:, self.synthetic_index]
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ class SingleLogit:
     higher_is_synthetic: bool
 
     def __call__(self, outputs: torch.Tensor) -> torch.Tensor:
-        logit = outputs[:, 0]
+        logit = outputs[:, 0].double()
         return torch.sigmoid(logit if self.higher_is_synthetic else -logit)
 
 
@@ -100,7 +102,7 @@ class LoadedDetector:
         """P(synthetic) per window.
 
         batch: (B, window) float32 mono at ``sample_rate``, on any device.
-        Returns (B,) float32 in [0, 1] on the CPU.
+        Returns (B,) float64 in [0, 1] on the CPU (float64 keeps scores near 1 apart).
         """
         if batch.dim() != 2 or batch.size(1) != self.window:
             raise ValueError(
@@ -111,7 +113,7 @@ class LoadedDetector:
             if self._spec.peak_normalise:
                 x = peak_normalise(x)
             _, outputs = self.model(x)
-            return self._spec.readout(outputs).float().cpu()
+            return self._spec.readout(outputs).cpu()
 
 
 def load_detector(name: str, weights_dir: Path | None, device: str = "cpu") -> Detector:

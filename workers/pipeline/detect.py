@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,8 +23,11 @@ from workers.pipeline.windows import (
 LIKELY_SYNTHETIC = "likely_synthetic"
 LIKELY_AUTHENTIC = "likely_authentic"
 INCONCLUSIVE = "inconclusive"
-# Half-width of the inconclusive band around a model's threshold (probability units).
-DEFAULT_MARGIN = 0.05
+# Half-width of the inconclusive band around a model's threshold, in log-odds: a score
+# must be e (~2.7) times more or less likely synthetic than the threshold's odds. Log-odds,
+# not probability, because calibrated thresholds of these detectors sit above 0.99, where a
+# fixed probability margin would put "likely synthetic" above 1.
+DEFAULT_MARGIN = 1.0
 
 
 class WindowDetector(Protocol):
@@ -150,14 +154,22 @@ def score_track(
 
 
 def decide_verdict(overall: float | None, threshold: float, margin: float) -> str:
-    """Synthetic at or above threshold + margin, authentic at or below threshold - margin."""
+    """Synthetic when logit(overall) >= logit(threshold) + margin, authentic when
+    <= logit(threshold) - margin, inconclusive between or when nothing was scored."""
     if overall is None:
         return INCONCLUSIVE
-    if overall >= threshold + margin:
+    gap = log_odds(overall) - log_odds(threshold)
+    if gap >= margin:
         return LIKELY_SYNTHETIC
-    if overall <= threshold - margin:
+    if gap <= -margin:
         return LIKELY_AUTHENTIC
     return INCONCLUSIVE
+
+
+def log_odds(probability: float) -> float:
+    """logit(p), clipped so that 0 and 1 stay finite (|logit| <= ~36.7)."""
+    p = min(max(probability, 1e-16), 1.0 - 1e-16)
+    return math.log(p / (1.0 - p))
 
 
 def detect(

@@ -50,7 +50,7 @@ def test_score_batch_returns_one_probability_per_window_on_cpu(
     detector = load_detector(name, weights_dir)
     batch = torch.cat([0.3 * torch.randn(1, detector.window), torch.zeros(1, detector.window)])
     scores = detector.score_batch(batch)
-    assert scores.shape == (2,) and scores.dtype == torch.float32
+    assert scores.shape == (2,) and scores.dtype == torch.float64
     assert scores.device.type == "cpu"
     assert bool(((scores >= 0) & (scores <= 1)).all())
 
