@@ -21,7 +21,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import math
 import re
 import sys
 from pathlib import Path
@@ -32,6 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.config import PROJECT_ROOT, load_settings  # noqa: E402
+from workers.evaluation import choose_threshold  # noqa: E402
 from workers.pipeline.audio import decode_file  # noqa: E402
 from workers.weights import MANIFEST_PATH, load_manifest  # noqa: E402
 
@@ -60,14 +60,6 @@ def held_out_sources() -> dict[str, tuple[np.ndarray, int, Any]]:
     }
 
 
-def choose_threshold(scores: np.ndarray, target_fpr: float) -> float:
-    """Threshold letting at most floor(target_fpr * n) of the authentic ``scores`` reach it."""
-    ranked = np.sort(scores)[::-1]
-    allowed = math.floor(target_fpr * ranked.size)
-    upper = 1.0 if allowed == 0 else float(ranked[allowed - 1])
-    return (upper + float(ranked[allowed])) / 2
-
-
 def calibrate(
     name: str, sources: dict[str, tuple[np.ndarray, int, Any]], target_fpr: float
 ) -> dict[str, Any]:
@@ -84,13 +76,13 @@ def calibrate(
         per_source[label] = score_windows(mono, detector, hop_seconds=HOP_SECONDS,
                                           activity=activity)
     scores = np.array([s for w in per_source.values() for s in w.scores if s is not None])
-    threshold = round(choose_threshold(scores, target_fpr), 4)
+    threshold = choose_threshold(scores, target_fpr)
     achieved = float(np.mean(scores >= threshold))
     print(f"\n{name}: {scores.size} authentic windows, scores "
           f"min {scores.min():.4f} median {np.median(scores):.4f} max {scores.max():.4f}")
     for label, windows in per_source.items():
         print(f"  {label}: {windows.n_scored} windows, track score {windows.track_score:.4f}")
-    print(f"  threshold {threshold:.4f}: {achieved:.1%} of authentic windows at or above "
+    print(f"  threshold {threshold:.10g}: {achieved:.1%} of authentic windows at or above "
           f"(target {target_fpr:.0%})")
     return {"threshold": threshold, "threshold_fpr": round(achieved, 4), "n": scores.size}
 

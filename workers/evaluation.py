@@ -7,10 +7,13 @@ a score is P(synthetic), and a file is called fake when its score >= the thresho
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from workers.pipeline.windows import log_odds
 
 AUDIO_SUFFIXES = (".flac", ".wav", ".ogg", ".mp3", ".m4a", ".opus", ".aac")
 _LABELS = {"real": 0, "bonafide": 0, "bona-fide": 0, "fake": 1, "spoof": 1}
@@ -193,3 +196,17 @@ def summarize(
         if threshold is not None:
             result["fpr"], result["fnr"] = error_rates(labels, values, threshold)
     return result
+
+
+def choose_threshold(scores: np.ndarray, target_fpr: float) -> float:
+    """Threshold letting at most floor(target_fpr * n) of the authentic ``scores`` reach it.
+
+    It sits halfway, in log-odds, between the last authentic score allowed above it and the
+    next one: these detectors score authentic audio above 0.99, where halfway in
+    probability would be indistinguishable from either neighbour.
+    """
+    ranked = np.sort(scores)[::-1]
+    allowed = math.floor(target_fpr * ranked.size)
+    below = log_odds(float(ranked[allowed]))
+    above = below + 1.0 if allowed == 0 else log_odds(float(ranked[allowed - 1]))
+    return float(f"{1.0 / (1.0 + math.exp(-(below + above) / 2)):.12g}")

@@ -10,6 +10,7 @@ import pytest
 from workers.evaluation import (
     DatasetLayoutError,
     LabelledFile,
+    choose_threshold,
     equal_error_rate,
     error_rates,
     load_dataset,
@@ -115,3 +116,23 @@ def test_protocol_layout_finds_audio_beside_or_under_flac(tmp_path: Path) -> Non
 def test_a_folder_matching_no_layout_is_explained(tmp_path: Path) -> None:
     with pytest.raises(DatasetLayoutError, match="real/ and fake/"):
         load_dataset(tmp_path)
+
+
+def test_threshold_lets_through_at_most_the_target_share_of_authentic_scores() -> None:
+    scores = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95])
+    threshold = choose_threshold(scores, target_fpr=0.1)
+    assert 0.9 < threshold < 0.95
+    assert np.mean(scores >= threshold) == pytest.approx(0.1)
+
+
+def test_thresholds_near_one_keep_their_precision() -> None:
+    scores = 1.0 - np.array([1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12])
+    threshold = choose_threshold(scores, target_fpr=0.1)
+    assert 1 - 1e-11 < threshold < 1 - 1e-12
+    assert np.mean(scores >= threshold) == pytest.approx(0.1)
+
+
+def test_with_too_few_scores_for_the_target_the_threshold_sits_above_all() -> None:
+    scores = np.array([0.2, 0.9, 0.99])
+    threshold = choose_threshold(scores, target_fpr=0.05)
+    assert threshold > 0.99 and threshold < 1.0

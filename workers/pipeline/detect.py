@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -15,6 +14,7 @@ from workers.pipeline.windows import (
     MIN_VOCAL_FRACTION,
     aggregate_track_score,
     extract_windows,
+    log_odds,
     timeline_at_hop,
     window_bounds_seconds,
     window_starts,
@@ -165,11 +165,6 @@ def decide_verdict(overall: float | None, threshold: float, margin: float) -> st
         return LIKELY_AUTHENTIC
     return INCONCLUSIVE
 
-
-def log_odds(probability: float) -> float:
-    """logit(p), clipped so that 0 and 1 stay finite (|logit| <= ~36.7)."""
-    p = min(max(probability, 1e-16), 1.0 - 1e-16)
-    return math.log(p / (1.0 - p))
 
 
 def detect(

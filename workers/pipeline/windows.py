@@ -119,3 +119,9 @@ def timeline_at_hop(
         total[inside] += score
         count[inside] += 1
     return [float(t / c) if c else None for t, c in zip(total, count, strict=True)]
+
+
+def log_odds(probability: float) -> float:
+    """logit(p), clipped so that 0 and 1 stay finite (|logit| <= ~36.7)."""
+    p = min(max(probability, 1e-16), 1.0 - 1e-16)
+    return math.log(p / (1.0 - p))
