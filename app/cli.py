@@ -22,7 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="soundscape", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="soundscape", description="SoundScape: scan music for AI deepfakes.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)

@@ -36,19 +36,21 @@ def run(args: argparse.Namespace) -> int:
 
 def summarize(path: Path, report: dict[str, Any]) -> str:
     """A short human reading of the report."""
-    audio, scores = report["audio"], report["scores"]
+    audio, scores, thresholds = report["audio"], report["scores"], report["thresholds"]
     lines = [f"{path.name}: {report['verdict'].replace('_', ' ')}",
              f"  audio     {audio['duration_seconds']:.1f} s, {audio['format']}/{audio['codec']}, "
              f"{audio['sample_rate']} Hz, {audio['channels']} ch, "
-             f"{audio['loudness_lufs']} LUFS, sha256 {audio['sha256'][:12]}…"]
+             f"{audio['loudness_lufs']} LUFS, sha256 {audio['sha256'][:12]}"]
     for name in ("vocals", "mixture", "overall"):
-        value = scores.get(name)
-        lines.append(f"  {name:<9} {'n/a' if value is None else f'{value:.3f}'}"
-                     f"  (threshold {report['thresholds'].get(name, '-')})"
-                     if name != "overall" else f"  {name:<9} "
-                     f"{'n/a' if value is None else f'{value:.3f}'}")
+        if scores.get(name) is None:
+            lines.append(f"  {name:<9} not scored")
+            continue
+        limit = thresholds.get(name)
+        lines.append(f"  {name:<9} P(synthetic) {scores[name]:.6f}"
+                     + (f"  threshold {limit:.6f}" if limit is not None else ""))
     for role, model in report["models"].items():
-        lines.append(f"  model     {role}: {model['name']} ({(model['sha256'] or 'weight-free')[:12]})")
+        lines.append(f"  model     {role}: {model['name']} "
+                     f"({(model['sha256'] or 'weight-free')[:12]})")
     lines += [f"  artifact  {name}: {where}" for name, where in report["artifacts"].items()]
     lines += [f"  warning   {warning}" for warning in report.get("warnings", [])]
     return "\n".join(lines)
