@@ -83,6 +83,11 @@ def test_an_upload_is_processed_to_a_report_with_rows_and_objects(stack, key, au
     assert report["audio"]["duration_seconds"] == pytest.approx(6.0, abs=0.1)
     assert report["audio"]["format"] == "mp3" and len(report["audio"]["sha256"]) == 64
     assert set(report["models"]) >= {"separator", "vocal_detector"}
+    assert 0.0 <= report["scores"]["vocals"] <= 1.0
+    assert report["scores"]["overall"] == report["scores"]["vocals"]
+    assert report["timeline"]["hop_seconds"] == 1.0
+    assert len(report["timeline"]["vocals"]) == 6 and len(report["timeline"]["vocal_activity"]) == 6
+    assert any(score is not None for score in report["timeline"]["vocals"])
     assert s3_keys(stack, job["id"]) == {"source", "canonical.flac", "vocals.flac",
                                          "accompaniment.flac"}
     assert count_rows(stack, Track, job["id"]) == 1
