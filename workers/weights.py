@@ -33,6 +33,9 @@ class ModelEntry:
     ``<signature>-<first 8 hex of sha256>.th``); those carry ``sha256_prefix`` instead and
     are verified by prefix, which is as much as the publisher vouches for. Once verified,
     the full digest of the file actually used is what results record.
+
+    ``url`` is a direct address of the file itself; ``homepage`` is where a person finds it.
+    An entry with no ``url`` is never downloaded: its file must be fetched by hand.
     """
 
     name: str
@@ -42,7 +45,8 @@ class ModelEntry:
     sha256: str | None
     licence: str
     trained_on: str
-    url: str
+    url: str | None = None
+    homepage: str | None = None
     default: bool = False
     quality: dict[str, Any] = field(default_factory=dict)
     sha256_prefix: str | None = None
@@ -60,6 +64,11 @@ class ModelEntry:
     def expected_digest(self) -> str:
         """What a file's sha256 must start with (the whole digest when it is known)."""
         return (self.sha256 or self.sha256_prefix or "").lower()
+
+    @property
+    def source(self) -> str:
+        """Where a person gets the file: its direct address, else its homepage."""
+        return self.url or self.homepage or "its publisher"
 
 
 class WeightsDownloadError(WeightsMissingError):
@@ -82,7 +91,7 @@ class ResolvedWeights:
 
 
 _KNOWN = {"name", "role", "architecture", "file", "sha256", "sha256_prefix", "licence",
-          "trained_on", "url", "default", "quality"}
+          "trained_on", "url", "homepage", "default", "quality"}
 
 
 @lru_cache(maxsize=4)
@@ -139,21 +148,29 @@ def resolve(
     """Find and verify the file of model ``name``; a specific error when absent or altered.
 
     Looks in ``weights_dir`` (SOUNDSCAPE_WEIGHTS_DIR), then weights/. Only when
-    ``allow_download`` is True does a missing file get downloaded (into ``weights_dir``,
-    else weights/) and verified; nothing downloads by default, and never during tests.
+    ``allow_download`` is True (SOUNDSCAPE_WEIGHTS_DOWNLOAD) is a missing file downloaded
+    (into ``weights_dir``, else weights/) and verified; nothing downloads by default, and
+    never during tests. A file present but altered raises WeightsChecksumError; a missing
+    one WeightsMissingError, or WeightsDownloadError (a subclass) when fetching it failed.
     """
     entry = load_manifest(manifest)[name]
     for path in candidate_paths(entry, weights_dir):
         if path.is_file():
             return ResolvedWeights(entry, path, verify_file(entry, path))
-    if allow_download:
-        path = download(entry, Path(weights_dir) if weights_dir else BUNDLED_DIR)
-        return ResolvedWeights(entry, path, verify_file(entry, path))
     searched = ", ".join(str(p) for p in candidate_paths(entry, weights_dir))
-    raise WeightsMissingError(
-        f"weights for {name} not found (looked for {searched}); "
-        f"download {entry.url} into SOUNDSCAPE_WEIGHTS_DIR or run 'soundscape weights fetch'"
-    )
+    if not allow_download:
+        raise WeightsMissingError(
+            f"weights for {name} not found (looked for {searched}); download {entry.source} "
+            f"to <weights dir>/{entry.file}, run 'soundscape weights fetch {name}', or set "
+            f"SOUNDSCAPE_WEIGHTS_DOWNLOAD=1"
+        )
+    try:
+        path = download(entry, Path(weights_dir) if weights_dir else BUNDLED_DIR)
+    except WeightsChecksumError as exc:
+        # Nothing was installed: the file is still missing, and a bad transfer is no
+        # damaged install, so callers may treat it like any other failed download.
+        raise WeightsDownloadError(f"{name}: downloaded file rejected: {exc.detail}") from exc
+    return ResolvedWeights(entry, path, verify_file(entry, path))
 
 
 def download(entry: ModelEntry, weights_dir: Path, timeout: float = CONNECT_TIMEOUT_S) -> Path:
@@ -163,17 +180,31 @@ def download(entry: ModelEntry, weights_dir: Path, timeout: float = CONNECT_TIME
     then renamed into place atomically: a reader never sees a partial or unverified file,
     and a failed or tampered download leaves nothing behind (not even a new folder).
     """
+    if not entry.url:
+        raise WeightsDownloadError(
+            f"{entry.name} has no direct download address: download it by hand from "
+            f"{entry.source} to <weights dir>/{entry.file}"
+        )
     target = Path(weights_dir) / entry.file
     created = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    tmp = Path(tmp_name)
+    tmp: Path | None = None
     try:
-        _stream_to(entry, os.fdopen(fd, "wb"), timeout)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(
+                prefix=f".{target.name}.", suffix=".part", dir=target.parent
+            )
+        except OSError as exc:  # a read-only weights folder is a failed download, not a crash
+            raise WeightsDownloadError(
+                f"cannot write {entry.name} into {target.parent} ({exc.strerror or exc})"
+            ) from exc
+        tmp = Path(tmp_name)
+        _stream_to(entry, entry.url, os.fdopen(fd, "wb"), timeout)
         verify_file(entry, tmp)
         os.replace(tmp, target)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         for folder in created:  # deepest first; only the folders this call made
             if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
@@ -181,19 +212,17 @@ def download(entry: ModelEntry, weights_dir: Path, timeout: float = CONNECT_TIME
     return target
 
 
-def _stream_to(entry: ModelEntry, out: BinaryIO, timeout: float) -> None:
+def _stream_to(entry: ModelEntry, url: str, out: BinaryIO, timeout: float) -> None:
     import requests
 
     try:
-        with out, requests.get(
-            entry.url, stream=True, timeout=(timeout, READ_TIMEOUT_S)
-        ) as response:
+        with out, requests.get(url, stream=True, timeout=(timeout, READ_TIMEOUT_S)) as response:
             response.raise_for_status()
             for chunk in response.iter_content(chunk_size=1 << 20):
                 out.write(chunk)
     except requests.RequestException as exc:
         raise WeightsDownloadError(
-            f"could not download {entry.name} from {entry.url} ({_reason(exc)}); "
+            f"could not download {entry.name} from {url} ({_reason(exc)}); "
             f"without internet access, copy the file to <weights dir>/{entry.file} by hand"
         ) from exc
 

@@ -4,7 +4,9 @@
 default, licence, whether the file is present, whether it verifies, and its path.
 ``soundscape weights fetch [NAME ...]`` downloads missing or failing files (all of them
 when no name is given) into SOUNDSCAPE_WEIGHTS_DIR, else weights/, each via a temporary
-file that is checked against the manifest before it is renamed into place.
+file that is checked against the manifest before it is renamed into place. A model whose
+manifest entry has no direct ``url`` is not requested: one line says to download it by
+hand from its ``homepage``.
 
 Imports no torch: listing and fetching are file operations.
 """
@@ -88,6 +90,11 @@ def fetch(entries: list[ModelEntry], weights_dir: Path | None, timeout: float) -
         state = inspect(entry, weights_dir)
         if state.verified:
             print(f"{entry.name}: present and verified at {state.path}")
+            continue
+        if not entry.url:
+            print(f"{entry.name}: no direct download address; download it by hand from "
+                  f"{entry.source} to {Path(target_dir) / entry.file}")
+            failed += 1
             continue
         try:
             path = download(entry, target_dir, timeout=timeout)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -40,21 +41,31 @@ class _Server:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
 
+@contextmanager
+def serve_folder(root: Path) -> Iterator[_Server]:
+    """A real HTTP server on 127.0.0.1 serving the files of ``root`` while in the block."""
+    srv = _Server(root)
+    thread = threading.Thread(target=srv.httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield srv
+    finally:
+        srv.httpd.shutdown()
+        srv.httpd.server_close()
+
+
 @pytest.fixture()
 def server(tmp_path: Path) -> Iterator[_Server]:
     root = tmp_path / "served"
     root.mkdir()
     (root / "good.bin").write_bytes(GOOD)
     (root / "tampered.bin").write_bytes(TAMPERED)
-    srv = _Server(root)
-    thread = threading.Thread(target=srv.httpd.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.httpd.shutdown()
-    srv.httpd.server_close()
+    with serve_folder(root) as srv:
+        yield srv
 
 
-def _closed_port() -> int:
+def closed_port() -> int:
+    """A local port nothing listens on: connecting to it is refused at once."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -62,7 +73,8 @@ def _closed_port() -> int:
 
 @pytest.fixture()
 def manifest(tmp_path: Path, server: _Server) -> Path:
-    """Three models served by ``server`` and one whose host refuses connections."""
+    """Three models served by ``server``, one whose host refuses connections, and one
+    with only a homepage (no direct file address)."""
     digest = hashlib.sha256(GOOD).hexdigest()
     common = {"role": "detector", "architecture": "test", "licence": "MIT", "trained_on": "-"}
     models = [
@@ -73,7 +85,9 @@ def manifest(tmp_path: Path, server: _Server) -> Path:
         {"name": "by-prefix", "file": "m/prefixed.bin", "sha256_prefix": digest[:8],
          "url": f"{server.url}/good.bin", **common},
         {"name": "offline", "file": "m/offline.bin", "sha256": digest,
-         "url": f"http://127.0.0.1:{_closed_port()}/offline.bin", **common},
+         "url": f"http://127.0.0.1:{closed_port()}/offline.bin", **common},
+        {"name": "by-hand", "file": "m/by-hand.bin", "sha256": digest,
+         "homepage": f"{server.url}/project-page", **common},
     ]
     path = tmp_path / "manifest.yaml"
     path.write_text(yaml.safe_dump({"models": models}))
@@ -107,6 +121,63 @@ def test_resolve_never_downloads_unless_allowed(tmp_path, manifest, server):
     resolved = resolve("good", tmp_path / "w", allow_download=True, manifest=manifest)
     assert resolved.path.read_bytes() == GOOD
     assert len(server.requests) == 1
+
+
+def test_resolve_with_download_off_names_the_missing_file_and_how_to_get_it(
+    tmp_path, manifest, server
+):
+    with pytest.raises(WeightsMissingError) as caught:
+        resolve("good", tmp_path / "w", manifest=manifest)
+    detail = caught.value.detail
+    assert str(tmp_path / "w" / "m" / "good.bin") in detail
+    assert f"{server.url}/good.bin" in detail and "SOUNDSCAPE_WEIGHTS_DOWNLOAD" in detail
+    assert not isinstance(caught.value, WeightsDownloadError)
+
+
+def test_resolve_prefers_a_local_file_to_a_download(tmp_path, manifest, server):
+    (tmp_path / "w" / "m").mkdir(parents=True)
+    (tmp_path / "w" / "m" / "good.bin").write_bytes(GOOD)
+    resolved = resolve("good", tmp_path / "w", allow_download=True, manifest=manifest)
+    assert resolved.path == tmp_path / "w" / "m" / "good.bin"
+    assert server.requests == []
+
+
+def test_resolve_download_from_an_unreachable_host_is_a_download_error(tmp_path, manifest):
+    with pytest.raises(WeightsDownloadError, match="connection refused") as caught:
+        resolve("offline", tmp_path / "w", allow_download=True, manifest=manifest)
+    assert isinstance(caught.value, WeightsMissingError)
+    assert not (tmp_path / "w").exists()
+
+
+def test_resolve_treats_a_tampered_download_as_a_failed_download(tmp_path, manifest):
+    with pytest.raises(WeightsDownloadError, match="does not match the sha256"):
+        resolve("tampered", tmp_path / "w", allow_download=True, manifest=manifest)
+    assert not (tmp_path / "w").exists()
+
+
+def test_an_unwritable_weights_folder_is_a_download_error(tmp_path, manifest, server):
+    not_a_folder = tmp_path / "w"
+    not_a_folder.write_text("a file where the weights folder should be")
+    with pytest.raises(WeightsDownloadError, match="cannot write good"):
+        download(load_manifest(manifest)["good"], not_a_folder)
+    assert server.requests == []
+
+
+def test_entry_without_a_file_address_is_never_requested(tmp_path, manifest, server):
+    entry = load_manifest(manifest)["by-hand"]
+    assert entry.url is None and entry.homepage == f"{server.url}/project-page"
+    with pytest.raises(WeightsDownloadError, match="by hand from .*/project-page"):
+        resolve("by-hand", tmp_path / "w", allow_download=True, manifest=manifest)
+    assert server.requests == []
+    assert not (tmp_path / "w").exists()
+
+
+def test_shipped_manifest_urls_address_weight_files_not_repository_pages():
+    for entry in load_manifest().values():
+        assert entry.url is not None or entry.homepage, entry.name
+        if entry.url is not None:
+            assert Path(entry.url).suffix in {".pth", ".pt", ".th"}, entry.url
+            assert "/raw/" in entry.url or "github.com" not in entry.url, entry.url
 
 
 def test_resolve_takes_the_settings_folder_first(tmp_path: Path):
@@ -167,6 +238,17 @@ def test_cli_fetch_downloads_good_files_and_rejects_tampered_ones(
     assert out[0].startswith("good: downloaded and verified")
     assert out[1].startswith("tampered: ") and "does not match the sha256" in out[1]
     assert sorted(p.name for p in (tmp_path / "w" / "m").iterdir()) == ["good.bin"]
+
+
+def test_cli_fetch_of_a_model_without_file_address_says_so_in_one_line(
+    tmp_path, manifest, monkeypatch, capsys, server
+):
+    argv = ["fetch", "by-hand", "--manifest", str(manifest)]
+    assert _run_cli(argv, monkeypatch, tmp_path / "w") == 1
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line == (f"by-hand: no direct download address; download it by hand from "
+                    f"{server.url}/project-page to {tmp_path / 'w' / 'm' / 'by-hand.bin'}")
+    assert server.requests == []
 
 
 def test_cli_module_does_not_import_torch():

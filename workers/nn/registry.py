@@ -116,21 +116,28 @@ class LoadedDetector:
             return self._spec.readout(outputs).cpu()
 
 
-def load_detector(name: str, weights_dir: Path | None, device: str = "cpu") -> Detector:
+def load_detector(
+    name: str, weights_dir: Path | None, device: str = "cpu", allow_download: bool = False
+) -> Detector:
     """The detector ``name``, loaded once per process and device.
 
-    Raises ValueError for a name not in :data:`DETECTORS`, and the errors of
-    :func:`workers.weights.resolve` (WeightsMissingError, WeightsChecksumError) for its file.
+    The weights are resolved by :func:`workers.weights.resolve`: ``weights_dir``, then
+    weights/, then, only when ``allow_download`` (SOUNDSCAPE_WEIGHTS_DOWNLOAD), a verified
+    download. Raises ValueError for a name not in :data:`DETECTORS`, WeightsMissingError
+    (or its WeightsDownloadError) for an absent file, WeightsChecksumError for an altered one.
     """
     if name not in DETECTORS:
         raise ValueError(f"unknown detector {name!r}; known: {', '.join(sorted(DETECTORS))}")
-    return _load(name, Path(weights_dir) if weights_dir else None, resolve_device(device))
+    folder = Path(weights_dir) if weights_dir else None
+    return _load(name, folder, resolve_device(device), allow_download)
 
 
 @cache
-def _load(name: str, weights_dir: Path | None, device: torch.device) -> LoadedDetector:
+def _load(
+    name: str, weights_dir: Path | None, device: torch.device, allow_download: bool
+) -> LoadedDetector:
     spec = DETECTORS[name]
-    weights = resolve(name, weights_dir)
+    weights = resolve(name, weights_dir, allow_download=allow_download)
     model = spec.build()
     state = torch.load(weights.path, map_location="cpu", weights_only=True)
     model.load_state_dict(state, strict=True)
@@ -145,3 +152,18 @@ def default_detector_name() -> str:
         raise RuntimeError(f"weights/manifest.yaml must mark one known detector as default, "
                            f"found {defaults}")
     return defaults[0]
+
+
+def detector_name(configured: str) -> str:
+    """The detector to use: ``configured`` (SOUNDSCAPE_DETECTOR), or the manifest's default
+    when it is empty; ValueError naming the valid choices for an unknown name."""
+    name = configured.strip()
+    if not name:
+        return default_detector_name()
+    if name not in DETECTORS:
+        raise ValueError(
+            f"unknown detector {name!r} (SOUNDSCAPE_DETECTOR); choose one of "
+            f"{', '.join(sorted(DETECTORS))}, or leave it empty for the default "
+            f"({default_detector_name()})"
+        )
+    return name

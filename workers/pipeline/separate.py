@@ -3,8 +3,9 @@
 Separators are chosen by name from ``SEPARATORS``: ``htdemucs`` (Demucs v4 hybrid
 transformer, needs its weights file) and ``repet-sim`` (weight-free, see
 ``workers.pipeline.repet_sim``). ``load_separator`` loads one once per process; when the
-htdemucs file is absent it falls back to repet-sim and says so in a warning that the
-stage result carries. It never runs a network with random weights.
+htdemucs file is absent (and downloading it is off or fails) it falls back to repet-sim
+and says so in a warning that the stage result carries. It never runs a network with
+random weights.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from workers.pipeline.audio import resample
 from workers.pipeline.repet_sim import RepetSimSeparator
 from workers.pipeline.types import ModelInfo
 from workers.pipeline.vocal_activity import VocalActivity, measure_activity
+from workers.weights import WeightsDownloadError, load_manifest
 
 __all__ = [
     "SEPARATORS", "Separation", "Separator", "VocalActivity", "load_separator", "separate",
+    "default_separator_name", "separator_name",
 ]
 
 log = logging.getLogger(__name__)
@@ -63,48 +66,82 @@ class Separation:
     warnings: tuple[str, ...]
 
 
-def _load_htdemucs(weights_dir: Path | None, device: str) -> Separator:
+def _load_htdemucs(weights_dir: Path | None, device: str, allow_download: bool) -> Separator:
     # Imported here: torch and demucs load only when a neural separator is asked for.
     from workers.nn.device import resolve_device
     from workers.pipeline.demucs_separator import DemucsSeparator
     from workers.weights import resolve
 
-    weights = resolve("htdemucs", weights_dir)
+    weights = resolve("htdemucs", weights_dir, allow_download=allow_download)
     info = ModelInfo(name="htdemucs", sha256=weights.sha256)
     return DemucsSeparator.from_file(weights.path, info, resolve_device(device))
 
 
-def _load_repet_sim(weights_dir: Path | None, device: str) -> Separator:
+def _load_repet_sim(weights_dir: Path | None, device: str, allow_download: bool) -> Separator:
     return RepetSimSeparator()
 
 
-# Adding a separator means one module and one line here: name -> loader(weights_dir, device).
-SEPARATORS: dict[str, Callable[[Path | None, str], Separator]] = {
+# Adding a separator means one module and one line here:
+# name -> loader(weights_dir, device, allow_download).
+SEPARATORS: dict[str, Callable[[Path | None, str, bool], Separator]] = {
     "htdemucs": _load_htdemucs,
     "repet-sim": _load_repet_sim,
 }
 
 
+def default_separator_name() -> str:
+    """The separator marked ``default: true`` in weights/manifest.yaml."""
+    defaults = [e.name for e in load_manifest().values() if e.role == "separator" and e.default]
+    if len(defaults) != 1 or defaults[0] not in SEPARATORS:
+        raise RuntimeError(f"weights/manifest.yaml must mark one known separator as default, "
+                           f"found {defaults}")
+    return defaults[0]
+
+
+def separator_name(configured: str) -> str:
+    """The separator to use: ``configured`` (SOUNDSCAPE_SEPARATOR), or the manifest's
+    default when it is empty; ValueError naming the valid choices for an unknown name."""
+    name = configured.strip()
+    if not name:
+        return default_separator_name()
+    if name not in SEPARATORS:
+        raise ValueError(
+            f"unknown separator {name!r} (SOUNDSCAPE_SEPARATOR); choose one of "
+            f"{', '.join(sorted(SEPARATORS))}, or leave it empty for the default "
+            f"({default_separator_name()})"
+        )
+    return name
+
+
 @lru_cache(maxsize=8)
 def load_separator(
-    name: str, weights_dir: Path | None, device: str = "cpu"
+    name: str, weights_dir: Path | None, device: str = "cpu", allow_download: bool = False
 ) -> tuple[Separator, tuple[str, ...]]:
     """The separator ``name`` and the warnings to attach to its results; cached per process.
 
-    A missing weights file falls back to repet-sim with a warning. A file present but
+    Weights come from ``weights_dir``, then weights/, then, only when ``allow_download``
+    (SOUNDSCAPE_WEIGHTS_DOWNLOAD), a verified download. A file still missing (download off
+    or failed) falls back to repet-sim with a warning that says why. A file present but
     failing verification raises WeightsChecksumError: a damaged install must be fixed, not
     papered over. An unknown name raises ValueError.
     """
     if name not in SEPARATORS:
         raise ValueError(f"unknown separator {name!r}; known: {', '.join(sorted(SEPARATORS))}")
     try:
-        return SEPARATORS[name](weights_dir, device), ()
+        return SEPARATORS[name](weights_dir, device, allow_download), ()
     except WeightsMissingError as exc:
         if name == FALLBACK:
             raise
-        warning = f"{name} weights not installed: used {FALLBACK}, quality is lower"
+        warning = _fallback_warning(name, exc)
         log.warning("%s (%s)", warning, exc.detail)
-        return SEPARATORS[FALLBACK](weights_dir, device), (warning,)
+        return SEPARATORS[FALLBACK](weights_dir, device, allow_download), (warning,)
+
+
+def _fallback_warning(name: str, exc: WeightsMissingError) -> str:
+    if isinstance(exc, WeightsDownloadError):
+        return (f"{name} weights not installed and the download failed ({exc.detail}): "
+                f"used {FALLBACK}, quality is lower")
+    return f"{name} weights not installed: used {FALLBACK}, quality is lower"
 
 
 def separate(

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import shutil
+from functools import partial
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from app.errors import WeightsChecksumError, WeightsMissingError
-from workers.nn.registry import DETECTORS, default_detector_name, load_detector
-from workers.weights import load_manifest
+from tests.workers.test_weights import serve_folder
+from workers.nn import registry
+from workers.nn.registry import DETECTORS, default_detector_name, detector_name, load_detector
+from workers.weights import MANIFEST_PATH, load_manifest, resolve
 
 NAMES = ["aasist", "aasist-l", "rawgat-st", "svdd-raw", "svdd-lfcc"]
 
@@ -83,3 +87,43 @@ def test_altered_weights_file_fails_checksum(weights_dir: Path, tmp_path: Path) 
 def test_missing_weights_file_names_what_to_download(tmp_path: Path) -> None:
     with pytest.raises(WeightsMissingError, match="AASIST-L.pth"):
         load_detector("aasist-l", tmp_path)
+
+
+def test_detector_name_empty_means_the_manifest_default() -> None:
+    assert detector_name("") == default_detector_name() == "aasist"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_detector_name_keeps_a_known_choice(name: str) -> None:
+    assert detector_name(name) == name
+
+
+def test_detector_name_rejects_an_unknown_name_listing_the_choices() -> None:
+    with pytest.raises(ValueError, match="'wav2vec-magic'.*aasist, aasist-l, rawgat-st"):
+        detector_name("wav2vec-magic")
+
+
+def _manifest_with_url(tmp_path: Path, name: str, url: str) -> Path:
+    """A copy of weights/manifest.yaml where model ``name`` downloads from ``url``."""
+    raw = yaml.safe_load(MANIFEST_PATH.read_text())
+    for item in raw["models"]:
+        if item["name"] == name:
+            item["url"] = url
+    path = tmp_path / "manifest.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_load_detector_downloads_missing_weights_only_when_allowed(
+    weights_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve_folder(weights_dir / "aasist") as server:
+        manifest = _manifest_with_url(tmp_path, "aasist-l", f"{server.url}/AASIST-L.pth")
+        monkeypatch.setattr(registry, "resolve", partial(resolve, manifest=manifest))
+        with pytest.raises(WeightsMissingError, match="AASIST-L.pth"):
+            load_detector("aasist-l", tmp_path / "w")
+        assert server.requests == []
+        detector = load_detector("aasist-l", tmp_path / "w", "cpu", allow_download=True)
+        assert server.requests == ["/AASIST-L.pth"]
+    assert (tmp_path / "w" / "aasist" / "AASIST-L.pth").is_file()
+    assert detector.info.sha256 == load_manifest()["aasist-l"].sha256
