@@ -20,10 +20,12 @@ COPY docker/entrypoint.sh /usr/local/bin/soundscape-entrypoint
 RUN pip install --no-cache-dir --index-url "$TORCH_INDEX" "$TORCH_SPEC" \
  && pip install --no-cache-dir -e . \
  && useradd --system --home /srv/soundscape soundscape \
+ && mkdir -p /var/lib/soundscape && chown soundscape /var/lib/soundscape \
  && chmod +x /usr/local/bin/soundscape-entrypoint
 
 USER soundscape
-ENV SOUNDSCAPE_WEIGHTS_DIR=/weights PYTHONUNBUFFERED=1
+# Scratch space, the beat schedule and (without a database URL) the embedded default.
+ENV SOUNDSCAPE_DATA_DIR=/var/lib/soundscape SOUNDSCAPE_WEIGHTS_DIR=/weights PYTHONUNBUFFERED=1
 EXPOSE 8000
 ENTRYPOINT ["soundscape-entrypoint"]
 CMD ["api"]

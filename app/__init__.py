@@ -20,7 +20,8 @@ def create_app(settings: Settings | None = None, test_config: dict[str, Any] | N
     # Werkzeug enforces this while reading the body, so an oversized upload is refused
     # with 413 before it is stored; 1 MiB leaves room for the multipart envelope.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + (1 << 20)
-    # Multipart parts above 500 KB spool to a temporary file, never to memory.
+    # Werkzeug spools file parts above 500 KB to a temporary file, never to memory; this
+    # caps the non-file form fields (metadata, webhook_url).
     app.config["MAX_FORM_MEMORY_SIZE"] = 1 << 20
     if test_config:
         app.config.update(test_config)

@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 
 # Each command lives in its own module with add_arguments(parser) and run(args) -> int.
-# Modules under workers/ are imported only when their command runs, so `soundscape db
-# upgrade` and the API never load torch.
+# Only the module of the command being run is imported (all of them for the top-level
+# --help), so `soundscape db upgrade` in the API image never loads workers, numpy or torch.
 COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("workers.analyze_cli", "run the whole pipeline on a file, no servers needed"),
     "serve": ("app.serve_cli", "run the API and a worker on the embedded default"),
@@ -21,20 +21,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, or with ``selected`` one whose other commands are bare names."""
     parser = argparse.ArgumentParser(
         prog="soundscape", description="SoundScape: scan music for AI deepfakes.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
         command.set_defaults(module=module)
-        importlib.import_module(module).add_arguments(command)
+        if selected in (None, name):
+            importlib.import_module(module).add_arguments(command)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     try:
         return int(importlib.import_module(args.module).run(args) or 0)

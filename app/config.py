@@ -29,6 +29,8 @@ class Settings:
     broker_url: str = ""
     storage_url: str = ""
     s3_endpoint_url: str = ""
+    # Where clients reach S3 when it differs from the workers' address (MinIO in compose).
+    s3_public_endpoint_url: str = ""
     s3_region: str = "us-east-1"
     weights_dir: Path | None = None
     device: str = "auto"
@@ -41,10 +43,21 @@ class Settings:
     stage_hard_time_limit: int = 1800
     visibility_timeout: int = 3600
     reaper_interval_seconds: int = 60
+    # A job queued this long without starting has its start message sent again.
+    requeue_after_seconds: int = 300
+    # A running job waiting this long between two stages has lost its message: fail it.
+    max_queue_wait_seconds: int = 86400
     allow_private_urls: bool = False
-    url_fetch_timeout: float = 30.0
+    url_fetch_timeout: float = 300.0
+    webhook_max_attempts: int = 8
+    webhook_backoff_seconds: float = 10.0
+    webhook_timeout: float = 10.0
+    # Download missing weights (checksum verified) when resolving a model; off by default so
+    # that nothing is ever fetched in tests or on machines without internet.
+    weights_download: bool = False
     separator: str = "htdemucs"
-    detector: str = "aasist"
+    # Empty: the manifest's default detector.
+    detector: str = ""
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:

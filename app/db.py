@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -69,3 +71,17 @@ def downgrade(url: str, revision: str) -> None:
     from alembic import command
 
     command.downgrade(alembic_config(url), revision)
+
+
+def upsert(session: Session, model: type, keys: dict[str, Any], values: dict[str, Any]) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE: safe when two workers write the same row.
+    A new row gets a fresh uuid ``id``; an existing row keeps its own."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    else:
+        raise NotImplementedError(f"upsert is not written for {dialect}")
+    statement = insert(model).values(id=uuid.uuid4(), **keys, **values)
+    session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=values))

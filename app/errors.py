@@ -92,5 +92,13 @@ class IdempotencyConflictError(Problem):
     code, title, status = "idempotency_key_reused", "Idempotency key reused", 422
 
 
-class ServiceUnavailableError(Problem):
-    code, title, status = "service_unavailable", "Service unavailable", 503
+class InternalError(Problem):
+    code, title, status = "internal_error", "Internal error", 500
+
+
+class WorkerLostError(Problem):
+    code, title, status = "worker_lost", "Worker lost", 500
+
+
+class QueueUnavailableError(Problem):
+    code, title, status = "queue_unavailable", "Queue unavailable", 503

@@ -10,6 +10,7 @@ from celery import Celery
 from app.config import Settings
 
 START_TASK = "soundscape.pipeline.start"
+WEBHOOK_TASK = "soundscape.webhook.deliver"
 CPU_QUEUE = "cpu"
 GPU_QUEUE = "gpu"
 
@@ -20,12 +21,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     transport: dict[str, Any] = {"visibility_timeout": settings.visibility_timeout}
     if settings.embedded:
         folder = settings.broker_folder
-        for sub in ("queue", "processed"):
+        for sub in ("queue", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         transport = {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
             "store_processed": False,
         }
     return {
@@ -56,6 +58,11 @@ def _client(settings: Settings) -> Celery:
 def enqueue_job(settings: Settings, job_id: str) -> None:
     """Hand a job to the workers by task name; the worker builds the stage chain itself."""
     _client(settings).send_task(START_TASK, args=[job_id], queue=CPU_QUEUE)
+
+
+def enqueue_webhook(settings: Settings, job_id: str) -> None:
+    """Queue the delivery of a finished job's webhook."""
+    _client(settings).send_task(WEBHOOK_TASK, args=[job_id], queue=CPU_QUEUE)
 
 
 def check_broker(settings: Settings) -> None:

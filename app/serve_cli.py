@@ -30,4 +30,8 @@ def run(args: argparse.Namespace) -> int:
                                 "--workers", str(args.api_workers), "--timeout", "120"])
     finally:
         worker.terminate()
-        worker.wait(timeout=30)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()

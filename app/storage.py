@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, Protocol
 from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from app.config import Settings
 
@@ -34,6 +35,7 @@ class Storage(Protocol):
     def head_bytes(self, key: str, n: int) -> bytes: ...
     def url_for(self, key: str, expires: int) -> str | None: ...
     def open(self, key: str) -> IO[bytes]: ...
+    def delete(self, key: str) -> None: ...
     def check(self) -> None: ...
 
 
@@ -85,6 +87,9 @@ class LocalStorage:
     def open(self, key: str) -> IO[bytes]:
         return self._path(key).open("rb")
 
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
     def check(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         if not self.root.is_dir():
@@ -94,7 +99,8 @@ class LocalStorage:
 class S3Storage:
     """Objects in ``bucket`` under ``prefix``; downloads are handed out as presigned URLs."""
 
-    def __init__(self, bucket: str, prefix: str, endpoint_url: str | None, region: str) -> None:
+    def __init__(self, bucket: str, prefix: str, endpoint_url: str | None, region: str,
+                 public_endpoint_url: str | None = None) -> None:
         import boto3
         from botocore.config import Config
 
@@ -103,6 +109,10 @@ class S3Storage:
                         read_timeout=60, signature_version="s3v4")
         self.client = boto3.client("s3", endpoint_url=endpoint_url or None,
                                    region_name=region, config=config)
+        # Presigning is local computation: a client for the public address signs links
+        # that work from outside while traffic from the workers stays internal.
+        self.signer = self.client if not public_endpoint_url else boto3.client(
+            "s3", endpoint_url=public_endpoint_url, region_name=region, config=config)
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -146,27 +156,31 @@ class S3Storage:
         return bytes(body["Body"].read())
 
     def url_for(self, key: str, expires: int) -> str | None:
-        return str(self.client.generate_presigned_url(
+        return str(self.signer.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=expires
         ))
 
     def open(self, key: str) -> IO[bytes]:
         return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
 
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
     def check(self) -> None:
         self.client.head_bucket(Bucket=self.bucket)
 
 
 def make_storage(settings: Settings) -> Storage:
-    return _make_storage(settings.storage_url, settings.s3_endpoint_url, settings.s3_region)
+    return _make_storage(settings.storage_url, settings.s3_endpoint_url, settings.s3_region,
+                         settings.s3_public_endpoint_url)
 
 
 @lru_cache(maxsize=8)
-def _make_storage(storage_url: str, endpoint_url: str, region: str) -> Storage:
+def _make_storage(storage_url: str, endpoint_url: str, region: str, public_url: str) -> Storage:
     parsed = urlparse(storage_url)
     if parsed.scheme == "file":
-        return LocalStorage(Path(parsed.path))
+        return LocalStorage(Path(url2pathname(parsed.path)))
     if parsed.scheme == "s3":
-        return S3Storage(parsed.netloc, parsed.path, endpoint_url, region)
+        return S3Storage(parsed.netloc, parsed.path, endpoint_url, region, public_url or None)
     raise ValueError(f"SOUNDSCAPE_STORAGE_URL must be s3://bucket/prefix or file:///path, "
                      f"got {storage_url!r}")

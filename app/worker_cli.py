@@ -14,7 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.config import load_settings
     from workers.celery_app import app
+
+    load_settings().data_dir.mkdir(parents=True, exist_ok=True)  # scratch and beat schedule
 
     argv = ["worker", "-Q", args.queues, "-c", str(args.concurrency), "-l", args.loglevel,
             "--without-gossip", "--without-mingle"]

@@ -17,10 +17,18 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg sox espeak-ng lame libsndfile1 >/dev/null
 fi
 
+# Decoding resamples with soxr; an ffmpeg built without it would fail every file.
+if ! ffmpeg -hide_banner -loglevel error -f lavfi -i anullsrc=r=48000 -t 0.1 \
+     -af aresample=resampler=soxr -ar 44100 -f null - ; then
+  echo "setup: this ffmpeg lacks the soxr resampler; install Debian's ffmpeg" >&2
+  exit 1
+fi
+
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 # The CPU build of torch first: a plain 'torch' requirement would pull several GB of CUDA wheels.
-.venv/bin/pip install -q "torch==2.13.0+cpu"
+# This machine kind keeps that wheel locally; elsewhere fall back to the registry's build.
+.venv/bin/pip install -q "torch==2.13.0+cpu" || .venv/bin/pip install -q "torch==2.13.0"
 .venv/bin/pip install -q -e '.[dev]'
 echo "setup: ready (.venv)"

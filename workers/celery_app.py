@@ -1,46 +1,63 @@
-"""The Celery app of the workers: one thin task per registered stage, the starter and the reaper.
+"""The Celery app of the workers: one thin task per registered stage, the starter, the reaper
+and webhook delivery.
 
 Run with ``celery -A workers.celery_app worker -Q cpu,gpu`` (or ``soundscape worker``).
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Callable
+from typing import Any
 
-from celery import Celery, chain
+from celery import Celery, chain, signals
 from celery.exceptions import Ignore
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 
 from app.config import Settings, load_settings
 from app.models import Job, utcnow
-from app.queue import CPU_QUEUE, START_TASK, celery_config
+from app.queue import CPU_QUEUE, START_TASK, WEBHOOK_TASK, celery_config, enqueue_job
 from workers import jobstate
-from workers.runtime import worker_runtime
-from workers.stages import STAGES, TRANSIENT_ERRORS, Stage, execute_stage
+from workers.runtime import sweep_workdirs, worker_runtime
+from workers.stages import STAGES, TRANSIENT_ERRORS, Stage, execute_stage, fail_stage
+from workers.tasks import webhook
 
 REAPER_TASK = "soundscape.reaper"
+MAX_TRANSIENT_RETRIES = 3
+log = logging.getLogger(__name__)
 
 
 def create_celery(settings: Settings) -> Celery:
     app = Celery("soundscape")
     app.conf.update(celery_config(settings))
     app.conf.task_routes = {stage.task_name: {"queue": stage.queue} for stage in STAGES}
-    app.conf.task_routes |= {START_TASK: {"queue": CPU_QUEUE}, REAPER_TASK: {"queue": CPU_QUEUE}}
+    app.conf.task_routes |= {name: {"queue": CPU_QUEUE}
+                             for name in (START_TASK, REAPER_TASK, WEBHOOK_TASK)}
     app.conf.beat_schedule = {"reap-stale-jobs": {
         "task": REAPER_TASK, "schedule": float(settings.reaper_interval_seconds)}}
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     app.conf.beat_schedule_filename = str(settings.data_dir / "celerybeat-schedule")
     for stage in STAGES:
-        app.task(name=stage.task_name, bind=True, autoretry_for=TRANSIENT_ERRORS,
-                 retry_backoff=True, max_retries=3)(_stage_task(stage))
+        app.task(name=stage.task_name, bind=True, max_retries=MAX_TRANSIENT_RETRIES)(
+            _stage_task(stage))
     app.task(name=START_TASK)(start_job)
-    app.task(name=REAPER_TASK)(reap_stale_jobs)
+    app.task(name=REAPER_TASK)(reap)
+    app.task(name=WEBHOOK_TASK, bind=True, max_retries=None)(deliver_webhook)
     return app
 
 
-def _stage_task(stage: Stage):
-    def run(self, job_id: str) -> None:
-        if not execute_stage(worker_runtime(), stage, job_id):
+def _stage_task(stage: Stage) -> Callable[..., None]:
+    def run(self: Any, job_id: str) -> None:
+        runtime = worker_runtime()
+        first_try = self.request.retries == 0
+        try:
+            go_on = execute_stage(runtime, stage, job_id, count_attempt=first_try)
+        except TRANSIENT_ERRORS as exc:
+            if self.request.retries >= MAX_TRANSIENT_RETRIES:
+                fail_stage(runtime, uuid.UUID(job_id), stage.name, exc)
+                raise Ignore() from exc
+            raise self.retry(exc=exc, countdown=5 * 3 ** self.request.retries) from exc
+        if not go_on:
             raise Ignore()  # the job is finished, failed or canceled: stop the chain here
 
     run.__name__ = f"{stage.name}_task"
@@ -48,23 +65,49 @@ def _stage_task(stage: Stage):
 
 
 def start_job(job_id: str) -> None:
-    """Move a queued job to running and launch its chain, exactly once per job."""
-    runtime = worker_runtime()
-    with runtime.session() as session:
+    """Move a queued job to running and launch its chain. A job left running with no stage
+    (its starter died before publishing the chain) is launched again: stages are idempotent."""
+    try:
+        jid = uuid.UUID(job_id)
+    except ValueError:
+        log.error("ignored a start message for a malformed job id %r", job_id)
+        return
+    with worker_runtime().session() as session:
         now = utcnow()
+        launchable = or_(Job.status == "queued", and_(Job.status == "running", Job.stage.is_(None)))
         moved = session.execute(
-            update(Job).where(Job.id == uuid.UUID(job_id), Job.status == "queued")
-            .values(status="running", started_at=now, heartbeat_at=now, updated_at=now))
+            update(Job).where(Job.id == jid, launchable)
+            .values(status="running", started_at=now, heartbeat_at=None, updated_at=now))
         session.commit()
     if moved.rowcount:  # type: ignore[attr-defined]
         chain(*(app.signature(stage.task_name, args=(job_id,), immutable=True,
                               queue=stage.queue) for stage in STAGES)).apply_async()
 
 
-def reap_stale_jobs() -> int:
+def reap() -> int:
+    """Fail jobs whose worker vanished, and resend start messages that never arrived."""
     runtime = worker_runtime()
+    settings = runtime.settings
     with runtime.session() as session:
-        return jobstate.reap_stale_jobs(session, runtime.settings.stale_job_seconds)
+        failed = jobstate.reap_stale_jobs(session, settings.stale_job_seconds,
+                                          settings.max_queue_wait_seconds)
+        waiting = jobstate.queued_too_long(session, settings.requeue_after_seconds)
+    for job_id in failed:
+        webhook.notify_if_finished(runtime, job_id)
+    for job_id in waiting:
+        enqueue_job(settings, str(job_id))
+    return len(failed)
+
+
+def deliver_webhook(self: Any, job_id: str) -> None:
+    delay = webhook.deliver(worker_runtime(), job_id, attempt=self.request.retries + 1)
+    if delay is not None:
+        raise self.retry(countdown=delay)
+
+
+@signals.worker_init.connect
+def _on_worker_init(**_: Any) -> None:
+    sweep_workdirs(worker_runtime().settings)
 
 
 app = create_celery(load_settings())

@@ -6,7 +6,6 @@ the service give the same report for the same file.
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from app.config import Settings
 from app.db import session_scope, upgrade
 from app.models import Job, Tenant
-from app.storage import job_key
+from app.storage import Storage, job_key
 from workers.runtime import runtime_from
 from workers.stages import STAGES, execute_stage
 
@@ -51,18 +50,17 @@ def analyze_file(path: Path, settings: Settings, out_dir: Path | None = None) ->
         if job.status != "succeeded" or job.result is None:
             raise AnalysisFailed(job.error or {"detail": f"job ended {job.status}"})
         report = dict(job.result)
-    report["artifacts"] = _export(settings, report.get("artifacts", {}), out_dir)
+    report["artifacts"] = _export(runtime.storage, report.get("artifacts", {}), out_dir)
     return report
 
 
-def _export(settings: Settings, artifacts: dict[str, str], out_dir: Path | None) -> dict[str, str]:
+def _export(storage: Storage, artifacts: dict[str, str], out_dir: Path | None) -> dict[str, str]:
     if out_dir is None:
         return {}
     out_dir.mkdir(parents=True, exist_ok=True)
-    root = Path(settings.storage_url.removeprefix("file://"))
     exported = {}
     for name, key in artifacts.items():
         target = out_dir / Path(key).name
-        shutil.copyfile(root / key, target)
+        storage.get_file(key, target)
         exported[name] = str(target.resolve())
     return exported

@@ -1,4 +1,9 @@
-"""Job state in PostgreSQL as the stages move a job along; every write is conditional."""
+"""Job state in PostgreSQL as the stages move a job along; every write is conditional.
+
+``heartbeat_at`` is set while a stage runs and cleared while the job waits in a queue
+between stages, so the reaper can tell a job whose worker vanished mid-stage from one that
+is only waiting for a busy GPU queue.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.errors import Problem
+from app.db import upsert
+from app.errors import Problem, WorkerLostError
 from app.models import TERMINAL_STATUSES, Artifact, Job, StageResult, utcnow
 
 # A job re-run more often than this has crashed its workers repeatedly: fail it for good.
@@ -33,26 +39,30 @@ class TooManyAttemptsError(Problem):
     code, title, status = "too_many_attempts", "Processing kept crashing", 500
 
 
-def begin_stage(session: Session, job_id: uuid.UUID, stage: str, progress: float) -> JobRef | None:
+def begin_stage(session: Session, job_id: uuid.UUID, stage: str, progress: float,
+                count_attempt: bool = True) -> JobRef | None:
     """Mark ``stage`` running; None when the job is gone, finished or canceled.
 
-    ``attempts`` counts starts of the current stage: a redelivered message after a crash
-    starts it again, and a message that keeps killing workers is stopped here.
+    ``attempts`` counts starts of the current stage: a message redelivered after a crash
+    starts it again, and a message that keeps killing workers is stopped here. A retry
+    after a transient error (``count_attempt`` False) is not a crash.
     """
     job = session.get(Job, job_id, with_for_update=True)
     if job is None or job.status in TERMINAL_STATUSES:
         return None
-    job.attempts = job.attempts + 1 if job.stage == stage else 1
+    if job.stage != stage:
+        job.attempts = 0
+    job.attempts += int(count_attempt)
     if job.attempts > MAX_STAGE_ATTEMPTS:
         session.commit()
-        raise TooManyAttemptsError(f"stage {stage} started {MAX_STAGE_ATTEMPTS} times without finishing")
+        raise TooManyAttemptsError(
+            f"stage {stage} started {MAX_STAGE_ATTEMPTS} times without finishing")
     now = utcnow()
     job.status, job.stage, job.progress = "running", stage, progress
     job.heartbeat_at, job.worker = now, socket.gethostname()
     job.started_at = job.started_at or now
     session.commit()
     return JobRef(id=job.id, tenant_id=job.tenant_id, source=dict(job.source))
-
 
 
 def stage_output(session: Session, job_id: uuid.UUID, stage: str) -> dict[str, Any] | None:
@@ -69,27 +79,29 @@ def stage_outputs(session: Session, job_id: uuid.UUID, stages: list[str]) -> dic
 
 def save_stage_output(session: Session, job_id: uuid.UUID, stage: str,
                       output: dict[str, Any]) -> None:
-    """Insert or replace the stage's output: a re-run never leaves a second row."""
-    row = session.scalar(select(StageResult).where(
-        StageResult.job_id == job_id, StageResult.stage == stage))
-    if row is None:
-        session.add(StageResult(job_id=job_id, stage=stage, output=output))
-    else:
-        row.output = output
-    session.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=utcnow()))
+    """Insert or replace the stage's output (one row even if two workers race), and mark
+    the job as waiting for its next stage."""
+    upsert(session, StageResult, {"job_id": job_id, "stage": stage},
+           {"output": output, "created_at": utcnow()})
+    session.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=None,
+                                                               updated_at=utcnow()))
     session.commit()
 
 
 def record_artifact(session: Session, job_id: uuid.UUID, name: str, key: str,
                     content_type: str, size: int) -> None:
     """One row per (job, name); storage keys are deterministic so a re-run overwrites."""
-    row = session.scalar(select(Artifact).where(Artifact.job_id == job_id, Artifact.name == name))
-    if row is None:
-        session.add(Artifact(job_id=job_id, name=name, key=key, content_type=content_type,
-                             size_bytes=size))
-    else:
-        row.key, row.content_type, row.size_bytes = key, content_type, size
+    upsert(session, Artifact, {"job_id": job_id, "name": name},
+           {"key": key, "content_type": content_type, "size_bytes": size, "created_at": utcnow()})
     session.commit()
+
+
+def artifact_key(session: Session, job_id: uuid.UUID, name: str) -> str:
+    key = session.scalar(select(Artifact.key).where(Artifact.job_id == job_id,
+                                                    Artifact.name == name))
+    if key is None:
+        raise LookupError(f"job {job_id} has no artifact {name}")
+    return key
 
 
 def fail_job(session: Session, job_id: uuid.UUID, problem: dict[str, Any]) -> bool:
@@ -97,7 +109,8 @@ def fail_job(session: Session, job_id: uuid.UUID, problem: dict[str, Any]) -> bo
     now = utcnow()
     result = session.execute(
         update(Job).where(Job.id == job_id, Job.status.in_(("queued", "running")))
-        .values(status="failed", error=problem, finished_at=now, updated_at=now))
+        .values(status="failed", error=problem, heartbeat_at=None, finished_at=now,
+                updated_at=now))
     session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -108,28 +121,37 @@ def succeed_job(session: Session, job_id: uuid.UUID, report: dict[str, Any]) -> 
     result = session.execute(
         update(Job).where(Job.id == job_id, Job.status == "running")
         .values(status="succeeded", result=report, progress=1.0, stage=None,
-                finished_at=now, updated_at=now))
+                heartbeat_at=None, finished_at=now, updated_at=now))
     session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def reap_stale_jobs(session: Session, stale_after_seconds: int) -> int:
-    """Fail running jobs whose worker went silent longer than any stage may take."""
-    cutoff = utcnow() - timedelta(seconds=stale_after_seconds)
-    problem = {"type": "https://soundscape.dev/problems/worker-lost", "title": "Worker lost",
-               "status": 500, "code": "worker_lost",
-               "detail": f"no worker reported on this job for {stale_after_seconds} s"}
+def reap_stale_jobs(session: Session, in_stage_seconds: int, waiting_seconds: int) -> list[uuid.UUID]:
+    """Fail running jobs whose worker went silent mid-stage for ``in_stage_seconds`` (longer
+    than a stage may take plus redelivery), or that waited between stages for
+    ``waiting_seconds`` (their message was lost). Returns the failed jobs' ids."""
     now = utcnow()
-    result = session.execute(
-        update(Job).where(Job.status == "running", Job.heartbeat_at < cutoff)
-        .values(status="failed", error=problem, finished_at=now, updated_at=now))
-    session.commit()
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    stale = and_(Job.status == "running", or_(
+        Job.heartbeat_at < now - timedelta(seconds=in_stage_seconds),
+        and_(Job.heartbeat_at.is_(None), Job.updated_at < now - timedelta(seconds=waiting_seconds))))
+    ids = list(session.scalars(select(Job.id).where(stale)))
+    if ids:
+        problem = WorkerLostError("no worker finished this job's stage in time; "
+                                  "it was stopped so it cannot hang").problem()
+        session.execute(update(Job).where(Job.id.in_(ids), stale)
+                        .values(status="failed", error=problem, heartbeat_at=None,
+                                finished_at=now, updated_at=now))
+        session.commit()
+    return ids
 
 
-def artifact_key(session: Session, job_id: uuid.UUID, name: str) -> str:
-    key = session.scalar(select(Artifact.key).where(Artifact.job_id == job_id,
-                                                    Artifact.name == name))
-    if key is None:
-        raise LookupError(f"job {job_id} has no artifact {name}")
-    return key
+def queued_too_long(session: Session, seconds: int) -> list[uuid.UUID]:
+    """Claim jobs queued and untouched for ``seconds``: their start message may never have
+    arrived. Claiming touches ``updated_at``, so each is sent again at most once a period."""
+    now = utcnow()
+    stuck = and_(Job.status == "queued", Job.updated_at < now - timedelta(seconds=seconds))
+    ids = list(session.scalars(select(Job.id).where(stuck)))
+    if ids:
+        session.execute(update(Job).where(Job.id.in_(ids), stuck).values(updated_at=now))
+        session.commit()
+    return ids

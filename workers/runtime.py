@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,7 +30,11 @@ class Runtime:
 
     @contextlib.contextmanager
     def workdir(self) -> Iterator[Path]:
-        with tempfile.TemporaryDirectory(prefix="soundscape-") as tmp:
+        """A scratch folder under the data dir, removed afterwards (and swept at worker start
+        when a killed worker could not remove it)."""
+        root = self.settings.data_dir / "work"
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="stage-", dir=root) as tmp:
             yield Path(tmp)
 
     def fetch_artifact(self, job: JobRef, name: str, target: Path) -> Path:
@@ -45,6 +51,15 @@ class Runtime:
         with self.session() as session:
             jobstate.record_artifact(session, job.id, name, key, content_type, size)
         return key
+
+
+def sweep_workdirs(settings: Settings) -> None:
+    """Remove scratch folders older than any stage may run: their worker was killed."""
+    root = settings.data_dir / "work"
+    cutoff = time.time() - settings.stage_hard_time_limit
+    for folder in root.glob("stage-*") if root.is_dir() else ():
+        if folder.stat().st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def runtime_from(settings: Settings) -> Runtime:

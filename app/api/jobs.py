@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from flask import Blueprint, redirect, request, send_file, url_for
@@ -10,10 +9,12 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.api import context as ctx
-from app.api.serializers import job_to_dict
 from app.errors import InvalidRequestError, NotFoundError
+from app.hashing import sha256_stream
 from app.models import Artifact, Job
+from app.serializers import job_to_dict
 from app.services import jobs as service
+from app.services.sources import check_url_source
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 
@@ -51,7 +52,7 @@ def show(job_id: str) -> dict[str, Any]:
 
 @bp.post("/<job_id>/cancel")
 def cancel(job_id: str) -> dict[str, Any]:
-    return _render(service.cancel_job(ctx.db(), ctx.tenant_id(), job_id))
+    return _render(service.cancel_job(ctx.db(), ctx.settings(), ctx.tenant_id(), job_id))
 
 
 @bp.get("/<job_id>/artifacts/<name>")
@@ -87,7 +88,8 @@ def _parse_submission() -> tuple[service.NewJob, Any]:
         fields = {"webhook_url": request.form.get("webhook_url"),
                   "metadata": _json_field(request.form.get("metadata"))}
         source = {"kind": "upload", "filename": upload.filename or "upload"}
-        digest = _file_sha256(upload.stream)
+        # The request is hashed only to recognise a repeat of an Idempotency-Key.
+        digest = sha256_stream(upload.stream) if idem else ""
         new = _new_job(source, fields, idem, {"file": digest, **fields})
         return new, upload.stream
     body = request.get_json(silent=True)
@@ -109,9 +111,10 @@ def _parse_source(source: Any) -> dict[str, Any]:
 def _new_job(source: dict[str, Any], fields: dict[str, Any], idem: str | None,
              hashed: dict[str, Any]) -> service.NewJob:
     webhook, metadata = fields.get("webhook_url"), fields.get("metadata")
-    if webhook is not None and (not isinstance(webhook, str)
-                                or not webhook.startswith(("http://", "https://"))):
-        raise InvalidRequestError("webhook_url must be an http(s) URL")
+    if webhook is not None:
+        if not isinstance(webhook, str):
+            raise InvalidRequestError("webhook_url must be an http(s) URL")
+        check_url_source(webhook, ctx.settings().allow_private_urls, field="webhook_url")
     if metadata is not None and not isinstance(metadata, dict):
         raise InvalidRequestError("metadata must be a JSON object")
     if idem is not None and not 1 <= len(idem) <= 255:
@@ -129,12 +132,3 @@ def _json_field(raw: str | None) -> Any:
         return json.loads(raw)
     except ValueError:
         raise InvalidRequestError("metadata must be a JSON object") from None
-
-
-def _file_sha256(stream: Any) -> str:
-    digest = hashlib.sha256()
-    stream.seek(0)
-    while chunk := stream.read(1 << 20):
-        digest.update(chunk)
-    stream.seek(0)
-    return digest.hexdigest()

@@ -10,14 +10,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
 
+from kombu.exceptions import OperationalError as KombuOperationalError
 from sqlalchemy import select, tuple_, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.errors import ConflictError, IdempotencyConflictError, InvalidRequestError, NotFoundError
+from app.errors import (
+    ConflictError,
+    IdempotencyConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    QueueUnavailableError,
+    TooLargeError,
+)
 from app.formats import SNIFF_BYTES, sniff_format
 from app.models import JOB_STATUSES, TERMINAL_STATUSES, Job, utcnow
-from app.queue import enqueue_job
+from app.queue import enqueue_job, enqueue_webhook
 from app.services.sources import check_s3_source, check_url_source
 from app.storage import Storage, job_key
 
@@ -50,6 +59,9 @@ def find_replay(session: Session, tenant_id: uuid.UUID, new: NewJob) -> Job | No
 def submit_upload(session: Session, settings: Settings, storage: Storage, tenant_id: uuid.UUID,
                   new: NewJob, stream: IO[bytes]) -> Job:
     """Store an uploaded file as the job's source and queue the job."""
+    size = stream.seek(0, 2)
+    if size > settings.max_upload_bytes:
+        raise TooLargeError(f"the file is {size} bytes; the limit is {settings.max_upload_bytes}")
     stream.seek(0)
     sniff_format(stream.read(SNIFF_BYTES))
     stream.seek(0)
@@ -57,7 +69,7 @@ def submit_upload(session: Session, settings: Settings, storage: Storage, tenant
     key = job_key(tenant_id, job.id, "source")
     storage.put_stream(key, stream, "application/octet-stream")
     job.source = {**new.source, "key": key}
-    return _queue(session, settings, job)
+    return _queue(session, settings, storage, job, new, stored=key)
 
 
 def submit_remote(session: Session, settings: Settings, storage: Storage, tenant_id: uuid.UUID,
@@ -67,7 +79,7 @@ def submit_remote(session: Session, settings: Settings, storage: Storage, tenant
         check_url_source(new.source["url"], settings.allow_private_urls)
     else:
         check_s3_source(storage, tenant_id, new.source["s3_key"], settings.max_upload_bytes)
-    return _queue(session, settings, _new_job(tenant_id, new))
+    return _queue(session, settings, storage, _new_job(tenant_id, new), new, stored=None)
 
 
 def _new_job(tenant_id: uuid.UUID, new: NewJob) -> Job:
@@ -77,11 +89,34 @@ def _new_job(tenant_id: uuid.UUID, new: NewJob) -> Job:
                request_hash=new.request_hash, attempts=0, created_at=utcnow())
 
 
-def _queue(session: Session, settings: Settings, job: Job) -> Job:
+def _queue(session: Session, settings: Settings, storage: Storage, job: Job, new: NewJob,
+           stored: str | None) -> Job:
+    """Commit the job, then send it; on failure remove what was stored for it."""
     session.add(job)
-    session.commit()  # the worker must find the row before it receives the message
-    enqueue_job(settings, str(job.id))
+    try:
+        session.commit()  # the worker must find the row before it receives the message
+    except IntegrityError:
+        # The same Idempotency-Key arrived twice at once and the other request won.
+        session.rollback()
+        _discard(storage, stored)
+        replay = find_replay(session, job.tenant_id, new)
+        if replay is None:
+            raise
+        return replay
+    try:
+        enqueue_job(settings, str(job.id))
+    except (KombuOperationalError, OSError) as exc:
+        session.delete(job)
+        session.commit()
+        _discard(storage, stored)
+        raise QueueUnavailableError("the job queue cannot be reached; nothing was kept, "
+                                    "send the request again") from exc
     return job
+
+
+def _discard(storage: Storage, key: str | None) -> None:
+    if key is not None:
+        storage.delete(key)
 
 
 def get_job(session: Session, tenant_id: uuid.UUID, job_id: str) -> Job:
@@ -116,7 +151,7 @@ def list_jobs(session: Session, tenant_id: uuid.UUID, status: str | None, limit:
     return rows, (_encode_cursor(rows[-1]) if more else None)
 
 
-def cancel_job(session: Session, tenant_id: uuid.UUID, job_id: str) -> Job:
+def cancel_job(session: Session, settings: Settings, tenant_id: uuid.UUID, job_id: str) -> Job:
     """Mark a queued or running job canceled; workers stop at the next stage boundary."""
     job = get_job(session, tenant_id, job_id)
     if job.status == "canceled":
@@ -133,6 +168,8 @@ def cancel_job(session: Session, tenant_id: uuid.UUID, job_id: str) -> Job:
     session.refresh(job)
     if result.rowcount == 0 and job.status != "canceled":  # type: ignore[attr-defined]
         raise ConflictError(f"job {job_id} already {job.status}; it can no longer be canceled")
+    if result.rowcount and job.webhook_url:  # type: ignore[attr-defined]
+        enqueue_webhook(settings, str(job.id))
     return job
 
 

@@ -1,41 +1,79 @@
-"""Remote sources of a job: an http(s) URL or an object already in storage."""
+"""Outbound HTTP to client addresses (source URLs, webhooks), and sources in storage.
+
+A client address is resolved once, refused when any of its addresses is not public (SSRF),
+and the connection is made to that very address (with the original Host header and TLS
+name), so a DNS answer that changes between the check and the request cannot reach inside.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-import requests
+import certifi
+import urllib3
 
-from app.errors import (
-    InvalidRequestError,
-    NotFoundError,
-    SourceUnavailableError,
-    TooLargeError,
-)
+from app.errors import InvalidRequestError, NotFoundError, SourceUnavailableError, TooLargeError
 from app.formats import SNIFF_BYTES, sniff_format
 from app.storage import Storage
 
 
-def check_url_source(url: str, allow_private: bool) -> None:
-    """Reject URLs that are not http(s) or that point inside our own network (SSRF)."""
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise InvalidRequestError("source.url must be an absolute http or https URL")
-    if allow_private:
-        return
+@dataclass(frozen=True)
+class Target:
+    """A checked client URL: where to connect, and what to ask for."""
+
+    scheme: str
+    host: str
+    port: int
+    address: str
+    path: str
+
+    @property
+    def host_header(self) -> str:
+        default = 443 if self.scheme == "https" else 80
+        return self.host if self.port == default else f"{self.host}:{self.port}"
+
+
+def check_url_source(url: str, allow_private: bool, field: str = "source.url") -> Target:
+    """Parse and resolve ``url``; refuse non-http(s) URLs and non-public addresses."""
     try:
-        infos = socket.getaddrinfo(parsed.hostname, parsed.port or 80, proto=socket.IPPROTO_TCP)
-    except socket.gaierror as exc:
-        raise InvalidRequestError(f"source.url host {parsed.hostname} does not resolve") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
+        parsed = urlparse(url)
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    except ValueError:
+        raise InvalidRequestError(f"{field} is not a valid URL") from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise InvalidRequestError(f"{field} must be an absolute http or https URL")
+    try:
+        infos = socket.getaddrinfo(parsed.hostname, port, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        raise InvalidRequestError(f"{field} host {parsed.hostname} does not resolve") from None
+    addresses = [str(info[4][0]) for info in infos]
+    for address in addresses:
+        if not allow_private and not ipaddress.ip_address(address.split("%")[0]).is_global:
             raise InvalidRequestError(
-                f"source.url resolves to a non-public address ({address}); refused")
+                f"{field} resolves to a non-public address ({address}); refused")
+    path = (parsed.path or "/") + (f"?{parsed.query}" if parsed.query else "")
+    return Target(parsed.scheme, parsed.hostname, port, addresses[0], path)
+
+
+def request(target: Target, method: str, timeout: float, body: bytes | None = None,
+            headers: dict[str, str] | None = None) -> urllib3.BaseHTTPResponse:
+    """One request to the resolved address; no redirects, no retries, body not preloaded."""
+    pool: urllib3.HTTPConnectionPool
+    if target.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(
+            target.address, target.port, timeout=timeout, server_hostname=target.host,
+            assert_hostname=target.host, cert_reqs="CERT_REQUIRED", ca_certs=certifi.where())
+    else:
+        pool = urllib3.HTTPConnectionPool(target.address, target.port, timeout=timeout)
+    return pool.urlopen(method, target.path, body=body,
+                        headers={"Host": target.host_header, **(headers or {})},
+                        redirect=False, retries=False, preload_content=False)
 
 
 def check_s3_source(storage: Storage, tenant_id: uuid.UUID, key: str, max_bytes: int) -> None:
@@ -50,30 +88,41 @@ def check_s3_source(storage: Storage, tenant_id: uuid.UUID, key: str, max_bytes:
     sniff_format(storage.head_bytes(key, SNIFF_BYTES))
 
 
-def fetch_url(url: str, target: Path, max_bytes: int, timeout: float, allow_private: bool) -> int:
-    """Download ``url`` to ``target``, streaming, stopping as soon as ``max_bytes`` is passed."""
-    check_url_source(url, allow_private)
+def fetch_url(url: str, target_path: Path, max_bytes: int, timeout: float,
+              allow_private: bool) -> int:
+    """Download ``url`` to ``target_path``, streaming; stop past ``max_bytes`` or after
+    ``timeout`` seconds in all (not only per read: a trickling server cannot hold a worker)."""
+    target = check_url_source(url, allow_private)
+    deadline = time.monotonic() + timeout
     try:
-        with requests.get(url, stream=True, timeout=timeout, allow_redirects=False) as response:
-            if response.is_redirect:
-                raise SourceUnavailableError(f"the URL redirects to {response.headers.get('location')}; "
-                                             "submit the final URL")
-            if response.status_code != 200:
-                raise SourceUnavailableError(f"fetching the URL answered HTTP {response.status_code}")
-            return _stream_to(response, target, max_bytes)
-    except requests.RequestException as exc:
+        response = request(target, "GET", timeout)
+    except urllib3.exceptions.HTTPError as exc:
         raise SourceUnavailableError(f"the URL could not be fetched ({type(exc).__name__})") from exc
+    try:
+        if 300 <= response.status < 400:
+            raise SourceUnavailableError(f"the URL redirects to {response.headers.get('location')}; "
+                                         "submit the final URL")
+        if response.status != 200:
+            raise SourceUnavailableError(f"fetching the URL answered HTTP {response.status}")
+        return _stream_to(response, target_path, max_bytes, deadline)
+    except urllib3.exceptions.HTTPError as exc:
+        raise SourceUnavailableError(f"the URL could not be read ({type(exc).__name__})") from exc
+    finally:
+        response.release_conn()
 
 
-def _stream_to(response: requests.Response, target: Path, max_bytes: int) -> int:
+def _stream_to(response: urllib3.BaseHTTPResponse, path: Path, max_bytes: int,
+               deadline: float) -> int:
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise TooLargeError(f"the source is {declared} bytes; the limit is {max_bytes}")
     written = 0
-    with target.open("wb") as out:
-        for chunk in response.iter_content(1 << 16):
+    with path.open("wb") as out:
+        for chunk in response.stream(1 << 16):
             written += len(chunk)
             if written > max_bytes:
                 raise TooLargeError(f"the source exceeds the limit of {max_bytes} bytes")
+            if time.monotonic() > deadline:
+                raise SourceUnavailableError("the URL took too long to download")
             out.write(chunk)
     return written

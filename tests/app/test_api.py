@@ -91,6 +91,29 @@ def test_an_upload_over_the_size_limit_is_413(migrated_settings, wav_bytes):
     assert queued_messages(small) == 0
 
 
+def test_an_upload_one_byte_over_the_limit_is_413(migrated_settings, wav_bytes):
+    from app import create_app
+
+    exact = migrated_settings.with_overrides(max_upload_bytes=len(wav_bytes) - 1)
+    client = create_app(exact).test_client()
+    key = create_key(exact.database_url, "tenant-exact")
+    response = upload(client, key, wav_bytes)
+    assert response.status_code == 413 and response.get_json()["code"] == "file_too_large"
+    assert queued_messages(exact) == 0
+
+
+def test_with_the_broker_down_a_submit_is_503_and_nothing_is_kept(migrated_settings, wav_bytes):
+    from app import create_app
+
+    down = migrated_settings.with_overrides(broker_url="redis://127.0.0.1:1/0")
+    client = create_app(down).test_client()
+    key = create_key(down.database_url, "tenant-down")
+    response = upload(client, key, wav_bytes)
+    assert response.status_code == 503 and response.get_json()["code"] == "queue_unavailable"
+    assert client.get("/v1/jobs", headers=auth(key)).get_json()["data"] == []
+    assert not list((down.data_dir / "artifacts").rglob("source"))
+
+
 def test_a_json_submission_needs_exactly_one_source(client, api_key):
     for body in ({}, {"source": {}}, {"source": {"url": "x", "s3_key": "y"}},
                  {"source": {"ftp": "x"}}):
@@ -99,10 +122,19 @@ def test_a_json_submission_needs_exactly_one_source(client, api_key):
         assert response.get_json()["code"] == "invalid_request"
 
 
-def test_urls_into_private_networks_are_refused(client, api_key):
-    response = client.post("/v1/jobs", json={"source": {"url": "http://127.0.0.1/a.mp3"}},
-                           headers=auth(api_key))
+@pytest.mark.parametrize("url", ["http://127.0.0.1/a.mp3", "http://localhost:8000/a.mp3",
+                                 "http://[::1]/a.mp3", "http://169.254.169.254/latest/meta-data",
+                                 "http://10.1.2.3/a.mp3", "http://0x7f.1/a.mp3"])
+def test_urls_into_private_networks_are_refused(client, api_key, url):
+    response = client.post("/v1/jobs", json={"source": {"url": url}}, headers=auth(api_key))
     assert response.status_code == 400 and "non-public" in response.get_json()["detail"]
+
+
+@pytest.mark.parametrize("url", ["http://example.com:99999/a.mp3", "http://h:abc/",
+                                 "http://[::1/a", "ftp://example.com/a.mp3", "/relative.mp3"])
+def test_malformed_urls_are_400_not_500(client, api_key, url):
+    response = client.post("/v1/jobs", json={"source": {"url": url}}, headers=auth(api_key))
+    assert response.status_code == 400 and response.get_json()["code"] == "invalid_request"
 
 
 def test_an_s3_key_outside_the_tenant_is_not_found(client, api_key):
@@ -185,3 +217,9 @@ def test_metrics_expose_job_counts(client, api_key, wav_bytes):
     upload(client, api_key, wav_bytes)
     text = client.get("/metrics").get_data(as_text=True)
     assert 'soundscape_jobs{status="queued"} 1.0' in text
+
+
+def test_a_webhook_url_into_a_private_network_is_refused(client, api_key, wav_bytes):
+    response = upload(client, api_key, wav_bytes, webhook_url="http://10.0.0.8/hook")
+    assert response.status_code == 400
+    assert "webhook_url resolves to a non-public address" in response.get_json()["detail"]

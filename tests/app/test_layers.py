@@ -22,3 +22,16 @@ print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {{'torch', 'w
     out = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True,
                          text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_database_commands_load_no_worker_code(tmp_path):
+    script = f"""
+import json, os, sys
+os.environ['SOUNDSCAPE_DATA_DIR'] = {str(tmp_path)!r}
+from app.cli import main
+main(['db', 'upgrade'])
+print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {{'torch', 'workers', 'numpy'}})))
+"""
+    out = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True,
+                         text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

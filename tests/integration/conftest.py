@@ -154,6 +154,7 @@ def stack(postgres_url, redis_url, s3_endpoint, tmp_path_factory) -> Iterator[St
         "weights_dir": str(WEIGHTS_DIR), "device": "cpu", "allow_private_urls": "true",
         # Short limits so a killed worker's message comes back within seconds.
         "visibility_timeout": "45", "stage_soft_time_limit": "30", "stage_hard_time_limit": "40",
+        "webhook_backoff_seconds": "0.5",
     }.items()}
     os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
     settings = load_settings(env)

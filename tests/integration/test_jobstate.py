@@ -81,13 +81,70 @@ def test_saving_a_stage_output_twice_keeps_one_row(db):
             "ingest": {"report": {"a": 2}}}
 
 
-def test_the_reaper_fails_only_jobs_whose_worker_went_silent(db):
-    stale = make_job(db, heartbeat_at=utcnow() - timedelta(hours=3))
+def test_the_reaper_fails_jobs_silent_mid_stage_but_not_jobs_waiting_for_a_queue(db):
+    hours_ago = utcnow() - timedelta(hours=3)
+    mid_stage = make_job(db, heartbeat_at=hours_ago, updated_at=hours_ago)
+    waiting = make_job(db, heartbeat_at=None, updated_at=hours_ago)
     fresh = make_job(db, heartbeat_at=utcnow())
-    queued = make_job(db, status="queued")
+    queued = make_job(db, status="queued", updated_at=hours_ago)
     with session_scope(db) as session:
-        assert jobstate.reap_stale_jobs(session, stale_after_seconds=3600) >= 1
-        job = session.get(Job, stale)
-        assert job is not None and job.error is not None
-        assert job.error["code"] == "worker_lost"
-    assert [status_of(db, j) for j in (stale, fresh, queued)] == ["failed", "running", "queued"]
+        reaped = jobstate.reap_stale_jobs(session, in_stage_seconds=3600, waiting_seconds=86400)
+        job = session.get(Job, mid_stage)
+        assert job is not None and job.error is not None and job.error["code"] == "worker_lost"
+    assert mid_stage in reaped and waiting not in reaped
+    assert [status_of(db, j) for j in (mid_stage, waiting, fresh, queued)] == [
+        "failed", "running", "running", "queued"]
+
+
+def test_a_job_waiting_between_stages_past_the_limit_has_lost_its_message(db):
+    waiting = make_job(db, heartbeat_at=None, updated_at=utcnow() - timedelta(days=2))
+    with session_scope(db) as session:
+        assert waiting in jobstate.reap_stale_jobs(session, in_stage_seconds=3600,
+                                                   waiting_seconds=86400)
+    assert status_of(db, waiting) == "failed"
+
+
+def test_queued_jobs_left_untouched_are_claimed_once_for_a_resend(db):
+    stuck = make_job(db, status="queued", updated_at=utcnow() - timedelta(minutes=10))
+    recent = make_job(db, status="queued")
+    with session_scope(db) as session:
+        first = jobstate.queued_too_long(session, seconds=300)
+        again = jobstate.queued_too_long(session, seconds=300)
+    assert stuck in first and recent not in first
+    assert stuck not in again
+
+
+def test_a_stage_retried_after_a_transient_error_is_not_counted_as_a_crash(db):
+    job_id = make_job(db)
+    with session_scope(db) as session:
+        jobstate.begin_stage(session, job_id, "detect", 0.5)
+        for _ in range(5):
+            jobstate.begin_stage(session, job_id, "detect", 0.5, count_attempt=False)
+        job = session.get(Job, job_id)
+        assert job is not None and job.attempts == 1
+
+
+def test_two_workers_saving_the_same_stage_at_once_leave_one_row(db):
+    import threading
+
+    job_id = make_job(db)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def save(value: int) -> None:
+        try:
+            with session_scope(db) as session:
+                barrier.wait()
+                jobstate.save_stage_output(session, job_id, "separate", {"report": {"v": value}})
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save, args=(v,)) for v in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with session_scope(db) as session:
+        outputs = jobstate.stage_outputs(session, job_id, ["separate"])
+    assert outputs["separate"]["report"]["v"] in (1, 2)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import http.server
+import json
 import subprocess
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,17 @@ from sqlalchemy import func, select
 
 from app.db import session_scope
 from app.keys_cli import create_key
-from app.models import ApiKey, Artifact, Job, StageResult, Track
+from app.models import (
+    ApiKey,
+    Artifact,
+    Job,
+    StageResult,
+    Tenant,
+    Track,
+    WebhookAttempt,
+    utcnow,
+)
+from app.services.webhooks import sign
 from tests.conftest import SONG, SPEECH
 from tests.integration.conftest import BUCKET, Stack, wait_until
 
@@ -166,24 +178,85 @@ def test_a_canceled_job_never_turns_succeeded(stack, key, audio_dir, tmp_path):
     assert "finalize" not in done
 
 
-def test_a_worker_killed_mid_job_is_replaced_and_the_job_finishes_once(stack, key, audio_dir,
-                                                                      tmp_path):
+def in_flight_stage(stack: Stack, job_id: str) -> str | None:
+    """The stage a worker is computing right now (heartbeat set, output not yet saved)."""
+    with session_scope(stack.settings.database_url) as session:
+        job = session.get(Job, uuid.UUID(job_id))
+        if job is None or job.heartbeat_at is None or job.stage not in ("separate", "detect"):
+            return None
+        saved = session.scalar(select(StageResult.id).where(
+            StageResult.job_id == job.id, StageResult.stage == job.stage))
+        return None if saved else job.stage
+
+
+def test_a_worker_killed_mid_stage_is_replaced_and_the_job_finishes_once(stack, key, audio_dir,
+                                                                        tmp_path):
     path = excerpt(audio_dir, tmp_path, SONG, 40, 25)
     job_id = submit_file(stack, key, path)["id"]
-    poll_stage = lambda: requests.get(  # noqa: E731
-        f"{stack.api_url}/v1/jobs/{job_id}", headers={"Authorization": f"Bearer {key}"},
-        timeout=10).json()
-    killed_in = wait_until(lambda: poll_stage()["stage"] in ("separate", "detect")
-                           and poll_stage()["stage"], 120, "the job to reach separate/detect")
+    stage = wait_until(lambda: in_flight_stage(stack, job_id), 120,
+                       "the job to be inside separate or detect", interval=0.1)
     stack.kill_worker()
+    killed_at = utcnow()
     stack.start_worker()
     job = poll(stack, key, job_id, {"succeeded", "failed"}, timeout=300)
-    assert job["status"] == "succeeded", (killed_in, job["error"])
+    assert job["status"] == "succeeded", (stage, job["error"])
+    with session_scope(stack.settings.database_url) as session:
+        rerun = session.scalar(select(StageResult.created_at).where(
+            StageResult.job_id == uuid.UUID(job_id), StageResult.stage == stage))
+    assert rerun is not None and rerun > killed_at, "the killed stage was not run again"
     assert count_rows(stack, Track, job_id) == 1
-    assert count_rows(stack, Artifact, job_id) == 3
     assert count_rows(stack, StageResult, job_id) == len(STAGES)
     assert s3_keys(stack, job_id) == {"source", "canonical.flac", "vocals.flac",
                                       "accompaniment.flac"}
+    time.sleep(2)
+    assert poll(stack, key, job_id, {"succeeded"})["finished_at"] == job["finished_at"]
+
+
+class WebhookReceiver(http.server.BaseHTTPRequestHandler):
+    """A client's endpoint: fails the first delivery with 500, accepts the next ones."""
+
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers["content-length"]))
+        type(self).received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(500 if len(type(self).received) == 1 else 204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+def test_a_finished_job_sends_a_signed_webhook_retried_after_a_failure(stack, key, audio_dir,
+                                                                      tmp_path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), WebhookReceiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        hook = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+        with excerpt(audio_dir, tmp_path, SPEECH[2], 0, 4).open("rb") as fh:
+            job = requests.post(f"{stack.api_url}/v1/jobs", files={"file": fh},
+                                data={"webhook_url": hook},
+                                headers={"Authorization": f"Bearer {key}"}, timeout=30).json()
+        poll(stack, key, job["id"], {"succeeded", "failed"})
+        wait_until(lambda: len(WebhookReceiver.received) >= 2, 60, "the webhook to be retried")
+    finally:
+        server.shutdown()
+    (first, body), (second, body_again) = WebhookReceiver.received[:2]
+    assert first["webhook-id"] == second["webhook-id"] == f"msg_{job['id']}_succeeded"
+    with session_scope(stack.settings.database_url) as session:
+        tenant = session.scalar(select(Tenant).join(ApiKey, ApiKey.tenant_id == Tenant.id)
+                                .where(ApiKey.prefix == key[:10]))
+        secret = tenant.webhook_secret
+        attempts = session.scalars(select(WebhookAttempt).where(
+            WebhookAttempt.job_id == uuid.UUID(job["id"])).order_by(WebhookAttempt.attempt)).all()
+        logged = [(a.attempt, a.status_code) for a in attempts]
+    assert second["webhook-signature"] == sign(secret, second["webhook-id"],
+                                               int(second["webhook-timestamp"]), body_again)
+    payload = json.loads(body_again)
+    assert payload["type"] == "job.succeeded" and payload["data"]["id"] == job["id"]
+    assert payload["data"]["result"]["verdict"] in {"likely_synthetic", "likely_authentic",
+                                                    "inconclusive"}
+    assert logged == [(1, 500), (2, 204)]
 
 
 def test_readiness_sees_postgres_redis_and_s3(stack):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.models import Track
+from app.db import upsert
+from app.models import Track, utcnow
 from app.services.sources import fetch_url
 from workers.jobstate import JobRef
 from workers.pipeline.ingest import CANONICAL_RATE, ingest_file, write_flac
@@ -25,11 +26,8 @@ def run(runtime: Runtime, job: JobRef) -> dict[str, Any]:
         key = runtime.store_artifact(job, "canonical", canonical, "audio/flac")
     info = track.info
     with runtime.session() as session:
-        row = session.query(Track).filter_by(job_id=job.id).one_or_none() or Track(job_id=job.id)
-        for field, value in info.as_dict().items():
-            if field != "format":
-                setattr(row, field, value)
-        session.add(row)
+        facts = {k: v for k, v in info.as_dict().items() if k != "format"}
+        upsert(session, Track, {"job_id": job.id}, {**facts, "created_at": utcnow()})
         session.commit()
     audio = {"duration_seconds": info.duration_seconds, "sample_rate": info.sample_rate,
              "channels": info.channels, "sha256": info.sha256, "format": info.format,
