@@ -21,7 +21,8 @@ from app.config import PROJECT_ROOT, Settings, load_settings
 from tests.conftest import WEIGHTS_DIR
 
 PG_ADMIN_URL = os.environ.get("SOUNDSCAPE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("SOUNDSCAPE_TEST_REDIS", "redis://127.0.0.1:6379/11")
+REDIS_SERVER = os.environ.get("SOUNDSCAPE_TEST_REDIS", "redis://127.0.0.1:6379")
+CLAIM_KEY = "soundscape-test-session"
 BUCKET = "soundscape-test"
 
 
@@ -60,15 +61,25 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
+def redis_url() -> Iterator[str]:
+    """A Redis database of this test session's own: two sessions on one server (parallel CI
+    jobs, two developers) would otherwise consume each other's messages."""
     import redis
 
-    try:
-        client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    for db in range(1, 16):
+        try:
+            client = redis.Redis.from_url(f"{REDIS_SERVER}/{db}", socket_connect_timeout=3)
+            if not client.set(CLAIM_KEY, os.getpid(), nx=True, ex=3 * 3600):
+                continue
+        except redis.ConnectionError as exc:
+            pytest.fail(f"Redis is not reachable at {REDIS_SERVER} ({exc}); start it first")
+        for key in client.scan_iter():
+            if key != CLAIM_KEY.encode():
+                client.delete(key)
+        yield f"{REDIS_SERVER}/{db}"
         client.flushdb()
-    except redis.ConnectionError as exc:
-        pytest.fail(f"Redis is not reachable at {REDIS_URL} ({exc}); start it first")
-    return REDIS_URL
+        return
+    pytest.fail(f"every Redis database on {REDIS_SERVER} is claimed by another test session")
 
 
 @pytest.fixture(scope="session")
