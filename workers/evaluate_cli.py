@@ -33,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--model", action="append", dest="models", metavar="NAME",
-        help="detector to evaluate; repeat for several (default: SOUNDSCAPE_DETECTOR)",
+        help="detector to evaluate; repeat for several "
+             "(default: SOUNDSCAPE_DETECTOR, or the manifest's default when unset)",
     )
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
     parser.add_argument("--hop", type=float, default=1.0, help="window hop in seconds")
@@ -42,10 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from app.config import load_settings
+    from workers.nn.registry import detector_name
 
     settings = load_settings()
     items = load_dataset(args.data)
-    names = list(dict.fromkeys(args.models or [settings.detector]))
+    names = list(dict.fromkeys(args.models or [detector_name(settings.detector)]))
     models = {name: load_model(name, settings) for name in names}
     scores, failures = score_items(items, models, args.hop, args.batch_size)
     results = {
@@ -67,7 +69,8 @@ def load_model(name: str, settings: Settings) -> tuple[WindowDetector, float | N
     from workers.nn.registry import load_detector
     from workers.pipeline.detect import shipped_threshold
 
-    detector = load_detector(name, settings.weights_dir, str(resolve_device(settings.device)))
+    detector = load_detector(name, settings.weights_dir, str(resolve_device(settings.device)),
+                             allow_download=settings.weights_download)
     try:
         threshold: float | None = shipped_threshold(name)
     except KeyError:
@@ -129,12 +132,12 @@ def format_table(
 ) -> str:
     """Human-readable per-model figures, one row per model."""
     header = f"{'model':<12}{'n_real':>7}{'n_fake':>7}{'EER':>9}{'AUC':>8}" \
-             f"{'thresh':>8}{'FPR':>9}{'FNR':>9}"
+             f"{'thresh':>18}{'FPR':>9}{'FNR':>9}"
     lines = [header]
     for name, r in results.items():
         lines.append(
             f"{name:<12}{r['n_real']:>7}{r['n_fake']:>7}{_pct(r['eer']):>9}"
-            f"{_num(r['auc']):>8}{_num(thresholds[name]):>8}{_pct(r['fpr']):>9}"
+            f"{_num(r['auc']):>8}{_threshold(thresholds[name]):>18}{_pct(r['fpr']):>9}"
             f"{_pct(r['fnr']):>9}"
         )
     lines.append(f"{n_items} files listed, {len(failures)} could not be scored (see stderr)")
@@ -149,3 +152,8 @@ def _pct(value: float | None) -> str:
 
 def _num(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
+
+
+def _threshold(value: float | None) -> str:
+    # Calibrated thresholds sit within 1e-7 of 1: fixed decimals would print them as 1.000.
+    return "-" if value is None else f"{value:.12g}"

@@ -200,4 +200,13 @@ def test_every_shipped_detector_carries_a_calibrated_threshold() -> None:
     from workers.pipeline.detect import shipped_threshold
 
     for name in DETECTORS:
-        assert 0.0 < shipped_threshold(name) <= 1.0
+        assert 0.0 < shipped_threshold(name) < 1.0, name
+
+
+def test_every_shipped_threshold_leaves_likely_synthetic_reachable() -> None:
+    from workers.nn.registry import DETECTORS
+    from workers.pipeline.detect import DEFAULT_MARGIN, shipped_threshold
+
+    for name in DETECTORS:
+        verdict = decide_verdict(1.0, shipped_threshold(name), DEFAULT_MARGIN)
+        assert verdict == LIKELY_SYNTHETIC, name

@@ -17,7 +17,13 @@ from app.errors import (
     UnsupportedFormatError,
 )
 from tests.conftest import SPEECH, make_tone_file
-from workers.pipeline.ingest import CANONICAL_RATE, ingest_file, write_flac
+from workers.pipeline.audio import decode_file, read_interleaved
+from workers.pipeline.ingest import (
+    CANONICAL_RATE,
+    ingest_file,
+    integrated_loudness,
+    write_flac,
+)
 
 FORMATS = {".wav": "wav", ".mp3": "mp3", ".flac": "flac", ".ogg": "ogg", ".opus": "opus",
            ".m4a": "m4a"}
@@ -121,3 +127,38 @@ def test_canonical_flac_round_trips(tmp_path, audio_dir):
     back, rate = sf.read(path, dtype="float32", always_2d=True)
     assert rate == CANONICAL_RATE and back.shape == track.canonical.T.shape
     assert np.max(np.abs(back.T - track.canonical)) < 1e-4
+
+
+def test_decoding_keeps_each_channel_in_its_row(tmp_path, ffmpeg):
+    t = np.arange(CANONICAL_RATE) / CANONICAL_RATE
+    stereo = np.stack([0.5 * np.sin(2 * np.pi * 440 * t), np.zeros_like(t)]).astype(np.float32)
+    samples = decode_file(write_flac(stereo, CANONICAL_RATE, tmp_path / "left.flac"),
+                          CANONICAL_RATE, 2)
+    assert samples.dtype == np.float32 and samples.flags.c_contiguous
+    assert samples.shape == stereo.shape
+    assert np.max(np.abs(samples - stereo)) < 1e-4
+
+
+def test_raw_samples_are_deinterleaved_across_read_blocks(tmp_path):
+    frames = np.arange(3 * 1001, dtype="<f4").reshape(1001, 3)
+    raw = tmp_path / "raw.f32"
+    raw.write_bytes(frames.tobytes() + b"\0\0")  # a trailing partial sample is dropped
+    samples = read_interleaved(raw, 3, block_frames=64)
+    assert samples.flags.c_contiguous
+    assert np.array_equal(samples, frames.T)
+
+
+@pytest.mark.parametrize("name", [SPEECH[0], "Kevin_MacLeod_-_Vibe_Ace.ogg",
+                                  "glacier-bay-humpback.ogg"])
+def test_loudness_agrees_with_pyloudnorm_on_real_recordings(audio_dir, name):
+    import pyloudnorm
+
+    samples = decode_file(audio_dir / name, CANONICAL_RATE, 2)
+    expected = pyloudnorm.Meter(CANONICAL_RATE).integrated_loudness(samples.T.astype(np.float64))
+    assert integrated_loudness(samples, CANONICAL_RATE) == pytest.approx(expected, abs=0.01)
+
+
+def test_loudness_of_silence_or_a_blip_is_none():
+    assert integrated_loudness(np.zeros((2, CANONICAL_RATE), np.float32), CANONICAL_RATE) is None
+    blip = np.full((2, CANONICAL_RATE // 4), 0.5, np.float32)
+    assert integrated_loudness(blip, CANONICAL_RATE) is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,25 +55,45 @@ def decode_file(
     channels: int,
     max_seconds: float | None = None,
 ) -> np.ndarray:
-    """Decode any supported file to float32 samples, shape (channels, n), at ``sample_rate``.
+    """Decode any supported file to float32 (channels, n), C-contiguous, at ``sample_rate``.
 
     ffmpeg resamples (soxr) and up/down-mixes. ``-xerror`` turns decoding errors inside the
     stream (truncation, corrupt frames) into a CorruptAudioError instead of silence.
+    ffmpeg writes raw samples to a temporary file (under TMPDIR) rather than a pipe: its
+    size gives the length up front, so the result is filled in place and peak memory is
+    about one decoded copy, not the three a captured pipe and a transpose would take.
     """
-    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i", str(path)]
-    if max_seconds is not None:
-        cmd += ["-t", f"{max_seconds:.3f}"]
-    cmd += [
-        "-map", "0:a:0", "-vn", "-ac", str(channels), "-ar", str(sample_rate),
-        "-af", "aresample=resampler=soxr", "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, check=False)
-    if proc.returncode != 0:
-        detail = _first_line(proc.stderr.decode("utf-8", "replace"))
-        raise CorruptAudioError(detail or "ffmpeg could not decode the audio")
-    samples = np.frombuffer(proc.stdout, dtype="<f4")
-    usable = len(samples) - len(samples) % channels
-    return np.ascontiguousarray(samples[:usable].reshape(-1, channels).T)
+    with tempfile.TemporaryDirectory(prefix="soundscape-decode-") as tmp:
+        raw = Path(tmp) / "samples.f32"
+        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i", str(path)]
+        if max_seconds is not None:
+            cmd += ["-t", f"{max_seconds:.3f}"]
+        cmd += [
+            "-map", "0:a:0", "-vn", "-ac", str(channels), "-ar", str(sample_rate),
+            "-af", "aresample=resampler=soxr", "-f", "f32le", "-acodec", "pcm_f32le",
+            "-y", str(raw),
+        ]
+        proc = subprocess.run(cmd, capture_output=True, check=False)
+        if proc.returncode != 0:
+            detail = _first_line(proc.stderr.decode("utf-8", "replace"))
+            raise CorruptAudioError(detail or "ffmpeg could not decode the audio")
+        return read_interleaved(raw, channels)
+
+
+def read_interleaved(raw: Path, channels: int, block_frames: int = 1 << 18) -> np.ndarray:
+    """Raw interleaved little-endian float32 file -> float32 (channels, n), C-contiguous.
+
+    Reads ``block_frames`` frames at a time into the preallocated result, so no second
+    full-length array exists. A trailing partial frame is dropped.
+    """
+    frames = raw.stat().st_size // (4 * channels)
+    out = np.empty((channels, frames), dtype=np.float32)
+    with raw.open("rb") as fh:
+        for first in range(0, frames, block_frames):
+            count = min(block_frames, frames - first)
+            block = np.fromfile(fh, dtype="<f4", count=count * channels)
+            out[:, first : first + count] = block.reshape(count, channels).T
+    return out
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
