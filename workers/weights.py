@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ import yaml
 
 from app.config import PROJECT_ROOT
 from app.errors import WeightsChecksumError, WeightsMissingError
+from app.hashing import sha256_file
 
 # A machine with no route out should fail in seconds, not hang: connect timeout 5 s; a
 # stalled transfer gives up after 60 s without a byte.
@@ -104,14 +104,6 @@ def load_manifest(path: Path = MANIFEST_PATH) -> dict[str, ModelEntry]:
         extra = {k: v for k, v in item.items() if k not in _KNOWN}
         entries[item["name"]] = ModelEntry(**known, extra=extra)
     return entries
-
-
-def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @lru_cache(maxsize=64)

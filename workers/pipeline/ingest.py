@@ -17,8 +17,8 @@ from app.errors import (
     TooShortError,
 )
 from app.formats import SNIFF_BYTES, sniff_format
+from app.hashing import sha256_file
 from workers.pipeline.audio import decode_file, probe_file
-from workers.weights import sha256_file
 
 CANONICAL_RATE = 44100
 CANONICAL_CHANNELS = 2
