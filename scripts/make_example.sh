@@ -3,6 +3,7 @@
 # a small "song" with a clearly synthetic voice, made on the spot so nothing is bundled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mkdir -p examples
 out=examples/example.flac
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
