@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response, g, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from app.errors import Problem, TooLargeError
+from app.errors import InternalError, Problem, TooLargeError
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,7 @@ def _http_error(exc: HTTPException) -> Response:
 
 def _unexpected(exc: Exception) -> Response:
     log.exception("unhandled error")
-    return problem_response({"type": "about:blank", "title": "Internal Server Error",
-                             "status": 500, "detail": "an unexpected error occurred; it is logged",
-                             "code": "internal_error"})
+    return problem_response(InternalError("an unexpected error occurred; it is logged").problem())
 
 
 def _close_session(_exc: BaseException | None) -> None:
