@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -228,3 +229,27 @@ def _reason(exc: Exception) -> str:
         if needle in text.lower():
             return reason
     return f"{type(exc).__name__}: {text[:120]}"
+
+
+def default_model_name(role: str, known: Collection[str]) -> str:
+    """The model of ``role`` marked ``default: true`` in the manifest (one, and known)."""
+    defaults = [e.name for e in load_manifest().values() if e.role == role and e.default]
+    if len(defaults) != 1 or defaults[0] not in known:
+        raise RuntimeError(f"weights/manifest.yaml must mark one known {role} as default, "
+                           f"found {defaults}")
+    return defaults[0]
+
+
+def choose_model_name(configured: str, role: str, known: Collection[str]) -> str:
+    """``configured`` (SOUNDSCAPE_<ROLE>), or the manifest's default of ``role`` when it is
+    empty; ValueError naming the valid choices for an unknown name."""
+    name = configured.strip()
+    if not name:
+        return default_model_name(role, known)
+    if name not in known:
+        raise ValueError(
+            f"unknown {role} {name!r} (SOUNDSCAPE_{role.upper()}); choose one of "
+            f"{', '.join(sorted(known))}, or leave it empty for the default "
+            f"({default_model_name(role, known)})"
+        )
+    return name

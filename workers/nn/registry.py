@@ -22,7 +22,7 @@ from workers.nn.frontends import peak_normalise
 from workers.nn.rawgat_st import build_rawgat_st
 from workers.nn.svdd import build_svdd_lfcc, build_svdd_raw
 from workers.pipeline.types import ModelInfo
-from workers.weights import load_manifest, resolve
+from workers.weights import choose_model_name, default_model_name, resolve
 
 
 class Detector(Protocol):
@@ -147,23 +147,9 @@ def _load(
 
 def default_detector_name() -> str:
     """The detector marked ``default: true`` in weights/manifest.yaml."""
-    defaults = [e.name for e in load_manifest().values() if e.role == "detector" and e.default]
-    if len(defaults) != 1 or defaults[0] not in DETECTORS:
-        raise RuntimeError(f"weights/manifest.yaml must mark one known detector as default, "
-                           f"found {defaults}")
-    return defaults[0]
+    return default_model_name("detector", DETECTORS)
 
 
 def detector_name(configured: str) -> str:
-    """The detector to use: ``configured`` (SOUNDSCAPE_DETECTOR), or the manifest's default
-    when it is empty; ValueError naming the valid choices for an unknown name."""
-    name = configured.strip()
-    if not name:
-        return default_detector_name()
-    if name not in DETECTORS:
-        raise ValueError(
-            f"unknown detector {name!r} (SOUNDSCAPE_DETECTOR); choose one of "
-            f"{', '.join(sorted(DETECTORS))}, or leave it empty for the default "
-            f"({default_detector_name()})"
-        )
-    return name
+    """The detector to use: ``configured``, or the manifest's default when it is empty."""
+    return choose_model_name(configured, "detector", DETECTORS)

@@ -24,7 +24,7 @@ from workers.pipeline.audio import resample
 from workers.pipeline.repet_sim import RepetSimSeparator
 from workers.pipeline.types import ModelInfo
 from workers.pipeline.vocal_activity import VocalActivity, measure_activity
-from workers.weights import WeightsDownloadError, load_manifest
+from workers.weights import WeightsDownloadError, choose_model_name, default_model_name
 
 __all__ = [
     "SEPARATORS", "Separation", "Separator", "VocalActivity", "load_separator", "separate",
@@ -91,26 +91,12 @@ SEPARATORS: dict[str, Callable[[Path | None, str, bool], Separator]] = {
 
 def default_separator_name() -> str:
     """The separator marked ``default: true`` in weights/manifest.yaml."""
-    defaults = [e.name for e in load_manifest().values() if e.role == "separator" and e.default]
-    if len(defaults) != 1 or defaults[0] not in SEPARATORS:
-        raise RuntimeError(f"weights/manifest.yaml must mark one known separator as default, "
-                           f"found {defaults}")
-    return defaults[0]
+    return default_model_name("separator", SEPARATORS)
 
 
 def separator_name(configured: str) -> str:
-    """The separator to use: ``configured`` (SOUNDSCAPE_SEPARATOR), or the manifest's
-    default when it is empty; ValueError naming the valid choices for an unknown name."""
-    name = configured.strip()
-    if not name:
-        return default_separator_name()
-    if name not in SEPARATORS:
-        raise ValueError(
-            f"unknown separator {name!r} (SOUNDSCAPE_SEPARATOR); choose one of "
-            f"{', '.join(sorted(SEPARATORS))}, or leave it empty for the default "
-            f"({default_separator_name()})"
-        )
-    return name
+    """The separator to use: ``configured``, or the manifest's default when it is empty."""
+    return choose_model_name(configured, "separator", SEPARATORS)
 
 
 @lru_cache(maxsize=8)
