@@ -1,0 +1,1 @@
+"""Mixture training data: real-music corpus, codec conditions and features."""
