@@ -43,7 +43,7 @@ def print_progress(message: str) -> None:
 def summarise(records: list[TrackRecord]) -> str:
     """Tracks per source and split, hours per split, and the licences seen."""
     per_source: dict[str, Counter[str]] = defaultdict(Counter)
-    hours: Counter[str] = Counter()
+    hours: defaultdict[str, float] = defaultdict(float)
     for record in records:
         per_source[record.source][record.split] += 1
         hours[record.split] += record.duration_seconds / 3600

@@ -123,8 +123,10 @@ def apply_condition(audio: np.ndarray, rate: int, condition: str) -> np.ndarray:
         raise UnknownConditionError(condition)
     if rate != RATE:
         raise CodecError(f"codec condition {condition!r} expects {RATE} Hz audio, got {rate}")
-    if audio.ndim != 2:
-        raise CodecError(f"codec condition {condition!r} expects (channels, n), got {audio.shape}")
+    if audio.ndim != 2 or audio.shape[0] not in (1, 2):
+        raise CodecError(
+            f"codec condition {condition!r} expects mono or stereo (channels, n), got {audio.shape}"
+        )
     samples = np.ascontiguousarray(audio, dtype=np.float32)
     if spec.encoder is None and spec.band_rate is None:
         return samples.copy()
@@ -146,7 +148,8 @@ def _encode_decode(spec: Condition, samples: np.ndarray) -> bytes:
         encoded = str(Path(tmp) / f"encoded{spec.suffix}")
         encode = [*_raw_input(samples), "-c:a", spec.encoder, *spec.encode_args, encoded]
         _run_ffmpeg(spec.name, encode, samples)
-        decode = ["-i", encoded, "-af", _soxr(RATE), *RAW_OUTPUT]
+        channels = str(samples.shape[0])
+        decode = ["-i", encoded, "-af", _soxr(RATE), "-ac", channels, *RAW_OUTPUT]
         return _run_ffmpeg(spec.name, decode, None)
 
 

@@ -185,23 +185,25 @@ def test_shared_vocal_songs_are_mostly_held_for_calibration(audio_dir: Path, see
     assert all(r.split != "train" for r in records if not r.has_vocals)
 
 
-def debian_records(count: int) -> list[TrackRecord]:
+def debian_records(count: int, source: str = "debian:pkg") -> list[TrackRecord]:
+    package = source.removeprefix("debian:")
     return [
         TrackRecord(
-            f"pkg--track-{i}", "debian:pkg", "1", f"t{i}.ogg", "GPL-2+", 60.0, f"{i}", False, ""
+            f"{package}--track-{i}", source, "1", f"t{i}.ogg", "GPL-2+", 60.0, f"{i}", False, ""
         )
         for i in range(count)
     ]
 
 
-def test_debian_split_is_by_track_deterministic_and_near_55_15_30() -> None:
-    records = debian_records(2000)
+def test_debian_split_is_by_track_deterministic_and_55_15_30_per_package() -> None:
+    records = debian_records(200, "debian:a") + debian_records(40, "debian:b")
     first, second = assign_splits(records, seed=7), assign_splits(records[::-1], seed=7)
-    shares = {s: sum(r.split == s for r in first) / len(first) for s in ("train", "validation")}
 
     assert {r.track_id: r.split for r in first} == {r.track_id: r.split for r in second}
-    assert shares["train"] == pytest.approx(0.55, abs=0.04)
-    assert shares["validation"] == pytest.approx(0.15, abs=0.03)
+    for source, count in (("debian:a", 200), ("debian:b", 40)):
+        splits = [r.split for r in first if r.source == source]
+        shares = [splits.count(s) / count for s in ("train", "validation", "calibration")]
+        assert shares == pytest.approx([0.55, 0.15, 0.30], abs=1 / count)
     assert assign_splits(records, seed=8) != first
 
 
