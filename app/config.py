@@ -38,6 +38,9 @@ class Settings:
     max_duration_seconds: float = 20 * 60.0
     min_duration_seconds: float = 0.5
     presign_expiry_seconds: int = 3600
+    # The address clients reach the API at, for artifact links in webhooks (and in API
+    # answers, which otherwise use the address the request came to).
+    public_url: str = ""
     # Celery reliability: the visibility timeout must exceed the longest stage's hard limit.
     stage_soft_time_limit: int = 1500
     stage_hard_time_limit: int = 1800

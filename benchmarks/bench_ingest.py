@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.config import PROJECT_ROOT  # noqa: E402
-from workers.pipeline.ingest import CANONICAL_RATE, ingest_file, write_flac  # noqa: E402
+from workers.compute.canonical import CANONICAL_RATE, ingest_file, write_flac  # noqa: E402
 
 AUDIO_DIR = PROJECT_ROOT.parent / "shared" / "audio"
 CONTAINERS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a")
@@ -62,7 +62,7 @@ def peak_rss(seconds: float, tmp: Path) -> None:
                     "-t", str(seconds), "-ar", "44100", "-ac", "2", str(long_track)], check=True)
     probe = (
         "import resource, sys; from pathlib import Path\n"
-        "from workers.pipeline.ingest import ingest_file\n"
+        "from workers.compute.canonical import ingest_file\n"
         "base = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmRSS'))\n"
         "track = ingest_file(Path(sys.argv[1]), max_duration=1e6)\n"
         "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"

@@ -83,7 +83,7 @@ def _loop_mix(path: str, seconds: float):
     """(2, n) float32: the first ``seconds`` of ``path``, repeated when the file is shorter."""
     import numpy as np
 
-    from workers.pipeline.audio import decode_file
+    from workers.compute.audio import decode_file
 
     audio = decode_file(path, sample_rate=SR, channels=2, max_seconds=seconds)
     repeats = int(np.ceil(seconds * SR / audio.shape[1]))
@@ -94,7 +94,7 @@ def _playlist_mix(seconds: float):
     """(2, n) float32: ``PLAYLIST`` back to back, then again a semitone lower, and so on."""
     import numpy as np
 
-    from workers.pipeline.audio import decode_file
+    from workers.compute.audio import decode_file
 
     mix = np.zeros((2, int(seconds * SR)), dtype=np.float32)
     filled, rate = 0, float(SR)
@@ -114,14 +114,14 @@ def _playlist_mix(seconds: float):
 
 def _build(name: str):
     if name == "repet-sim":
-        from workers.pipeline.repet_sim import RepetSimSeparator
+        from workers.models.repet_sim import RepetSimSeparator
 
         return RepetSimSeparator()
     import torch
     from demucs.htdemucs import HTDemucs
 
-    from workers.pipeline.demucs_separator import DemucsSeparator
-    from workers.pipeline.types import ModelInfo
+    from workers.models.demucs import DemucsSeparator
+    from workers.models.roles import ModelInfo
 
     torch.manual_seed(0)
     model = HTDemucs(sources=["drums", "bass", "other", "vocals"], bottom_channels=512,
@@ -131,7 +131,7 @@ def _build(name: str):
 
 def _measure(name: str, path: str | None, seconds: float, queue) -> None:
     sys.path.insert(0, str(ROOT))
-    from workers.pipeline.separate import separate
+    from workers.compute.separation import separate
 
     mix = _loop_mix(path, seconds) if path else _playlist_mix(seconds)
     separator = _build(name)

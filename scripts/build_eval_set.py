@@ -28,7 +28,7 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.config import PROJECT_ROOT  # noqa: E402
-from workers.pipeline.audio import decode_file  # noqa: E402
+from workers.compute.audio import decode_file  # noqa: E402
 
 RATE = 16000
 AUDIO_DIR = PROJECT_ROOT.parent / "shared" / "audio"

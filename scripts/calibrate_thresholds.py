@@ -31,9 +31,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.config import PROJECT_ROOT, load_settings  # noqa: E402
-from workers.evaluation import choose_threshold  # noqa: E402
-from workers.pipeline.audio import decode_file  # noqa: E402
-from workers.weights import MANIFEST_PATH, load_manifest  # noqa: E402
+from workers.compute.audio import decode_file  # noqa: E402
+from workers.compute.evaluation import choose_threshold  # noqa: E402
+from workers.models.weights import MANIFEST_PATH, load_manifest  # noqa: E402
 
 AUDIO_DIR = PROJECT_ROOT.parent / "shared" / "audio"
 SPEECH = "5703-47212-0000.ogg"
@@ -48,10 +48,13 @@ def held_out_sources() -> dict[str, tuple[np.ndarray, int, Any]]:
     separator, REPET-SIM when Demucs weights are absent), and only its vocal-active windows
     are scored, as the detect stage does.
     """
-    from workers.pipeline.separate import load_separator, separate
+    from workers.compute.separation import separate
+    from workers.models.registry import model_name
+    from workers.models.separators import load_separator
 
     settings = load_settings()
-    separator, warnings = load_separator(settings.separator, settings.weights_dir, "cpu")
+    separator, warnings = load_separator(model_name("separator", settings.separator),
+                                         settings.weights_dir, "cpu")
     song = separate(decode_file(AUDIO_DIR / SONG, 44100, 2), 44100, separator, warnings)
     print(f"song separated with {song.separator.name} {' '.join(song.warnings)}")
     return {
@@ -64,12 +67,13 @@ def calibrate(
     name: str, sources: dict[str, tuple[np.ndarray, int, Any]], target_fpr: float
 ) -> dict[str, Any]:
     """Score the held-out windows with ``name``; print and return what was chosen."""
-    from workers.nn.device import resolve_device
-    from workers.nn.registry import load_detector
-    from workers.pipeline.detect import prepare_mono, score_windows
+    from workers.compute.detection import prepare_mono, score_windows
+    from workers.models.device import resolve_device
+    from workers.models.registry import load_model
 
     settings = load_settings()
-    detector = load_detector(name, settings.weights_dir, str(resolve_device(settings.device)))
+    detector = load_model("vocal-detector", name, settings.weights_dir,
+                          str(resolve_device(settings.device)))
     per_source = {}
     for label, (audio, rate, activity) in sources.items():
         mono = prepare_mono(audio, rate, detector.sample_rate)
@@ -121,7 +125,7 @@ def main() -> int:
     parser.add_argument("--fpr", type=float, default=0.05, help="target false-positive rate")
     parser.add_argument("--dry-run", action="store_true", help="print, do not write")
     args = parser.parse_args()
-    names = args.models or [n for n, e in load_manifest().items() if e.role == "detector"]
+    names = args.models or [n for n, e in load_manifest().items() if e.role == "vocal-detector"]
     print("Held-out authentic audio: speaker 5703 and the vocal stem of one song.")
     sources = held_out_sources()
     for name in names:

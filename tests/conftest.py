@@ -75,7 +75,7 @@ def migrated_settings(settings: Settings) -> Settings:
 
 @pytest.fixture()
 def api_key(migrated_settings: Settings) -> str:
-    from app.keys_cli import create_key
+    from app.cli.keys import create_key
 
     return create_key(migrated_settings.database_url, "tenant-a")
 

@@ -93,7 +93,7 @@ SCHEMAS: dict[str, Any] = {
         "progress": {"type": "number", "minimum": 0, "maximum": 1},
         "source": {"type": "object"}, "metadata": {"type": ["object", "null"]},
         "error": {"oneOf": [{"$ref": "#/components/schemas/Problem"}, {"type": "null"}]},
-        "result": {"type": ["object", "null"], "description": "The report of DESIGN.md"},
+        "result": {"type": ["object", "null"], "description": "The report (verdict, scores, timeline, models, artifacts)"},
         "created_at": {"type": "string", "format": "date-time"},
         "finished_at": {"type": ["string", "null"], "format": "date-time"}}},
 }

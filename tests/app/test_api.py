@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from app.keys_cli import create_key
+from app.cli.keys import create_key
 from tests.conftest import make_tone_file
 
 

@@ -2,8 +2,9 @@
 
 import io
 
+from app.cli.keys import create_key
 from app.db import session_scope
-from app.keys_cli import create_key
+from app.jobsource import JobSource
 from app.models import ApiKey
 from app.services import jobs as service
 from app.storage import make_storage
@@ -16,7 +17,7 @@ def test_two_requests_with_one_idempotency_key_at_once_give_one_job(migrated_set
 
     create_key(migrated_settings.database_url, "racer")
     data = make_tone_file(tmp_path / "t.wav", seconds=1.0).read_bytes()
-    new = service.NewJob(source={"kind": "upload", "filename": "t.wav"}, webhook_url=None,
+    new = service.NewJob(source=JobSource.upload("t.wav"), webhook_url=None,
                          metadata=None, idempotency_key="same", request_hash="h")
     storage = make_storage(migrated_settings)
     with session_scope(migrated_settings.database_url) as first, \

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.services.webhooks import retry_delay, sign
+from app.outbound import retry_delay, sign
 
 
 def test_signature_matches_the_standard_webhooks_test_vector():

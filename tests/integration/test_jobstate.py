@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from app import jobstate
 from app.db import session_scope, upgrade
 from app.models import Job, Tenant, utcnow
-from workers import jobstate
 
 pytestmark = pytest.mark.integration
 

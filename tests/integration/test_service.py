@@ -17,8 +17,8 @@ import requests
 import soundfile as sf
 from sqlalchemy import func, select
 
+from app.cli.keys import create_key
 from app.db import session_scope
-from app.keys_cli import create_key
 from app.models import (
     ApiKey,
     Artifact,
@@ -29,7 +29,7 @@ from app.models import (
     WebhookAttempt,
     utcnow,
 )
-from app.services.webhooks import sign
+from app.outbound import sign
 from tests.conftest import SONG, SPEECH
 from tests.integration.conftest import BUCKET, Stack, wait_until
 
