@@ -42,8 +42,9 @@ class TooManyAttemptsError(Problem):
     code, title, status = "too_many_attempts", "Processing kept crashing", 500
 
 
-def begin_stage(session: Session, job_id: uuid.UUID, stage: str, progress: float,
-                count_attempt: bool = True) -> JobRef | None:
+def begin_stage(
+    session: Session, job_id: uuid.UUID, stage: str, progress: float, count_attempt: bool = True
+) -> JobRef | None:
     """Mark ``stage`` running; None when the job is gone, finished or canceled.
 
     ``attempts`` counts starts of the current stage: a message redelivered after a crash
@@ -59,7 +60,8 @@ def begin_stage(session: Session, job_id: uuid.UUID, stage: str, progress: float
     if job.attempts > MAX_STAGE_ATTEMPTS:
         session.commit()
         raise TooManyAttemptsError(
-            f"stage {stage} started {MAX_STAGE_ATTEMPTS} times without finishing")
+            f"stage {stage} started {MAX_STAGE_ATTEMPTS} times without finishing"
+        )
     now = utcnow()
     job.status, job.stage, job.progress = "running", stage, progress
     job.heartbeat_at, job.worker = now, socket.gethostname()
@@ -69,35 +71,48 @@ def begin_stage(session: Session, job_id: uuid.UUID, stage: str, progress: float
 
 
 def has_stage_output(session: Session, job_id: uuid.UUID, stage: str) -> bool:
-    row = session.scalar(select(StageResult.id).where(
-        StageResult.job_id == job_id, StageResult.stage == stage))
+    row = session.scalar(
+        select(StageResult.id).where(StageResult.job_id == job_id, StageResult.stage == stage)
+    )
     return row is not None
 
 
 def stage_outputs(
     session: Session, job_id: uuid.UUID, stages: list[str]
 ) -> dict[str, dict[str, Any]]:
-    rows = session.scalars(select(StageResult).where(
-        StageResult.job_id == job_id, StageResult.stage.in_(stages)))
+    rows = session.scalars(
+        select(StageResult).where(StageResult.job_id == job_id, StageResult.stage.in_(stages))
+    )
     return {row.stage: dict(row.output) for row in rows}
 
 
-def save_stage_output(session: Session, job_id: uuid.UUID, stage: str,
-                      output: dict[str, Any]) -> None:
+def save_stage_output(
+    session: Session, job_id: uuid.UUID, stage: str, output: dict[str, Any]
+) -> None:
     """Insert or replace the stage's output (one row even if two workers race), and mark
     the job as waiting for its next stage."""
-    upsert(session, StageResult, {"job_id": job_id, "stage": stage},
-           {"output": output, "created_at": utcnow()})
-    session.execute(update(Job).where(Job.id == job_id).values(heartbeat_at=None,
-                                                               updated_at=utcnow()))
+    upsert(
+        session,
+        StageResult,
+        {"job_id": job_id, "stage": stage},
+        {"output": output, "created_at": utcnow()},
+    )
+    session.execute(
+        update(Job).where(Job.id == job_id).values(heartbeat_at=None, updated_at=utcnow())
+    )
     session.commit()
 
 
-def record_artifact(session: Session, job_id: uuid.UUID, name: str, key: str,
-                    content_type: str, size: int) -> None:
+def record_artifact(
+    session: Session, job_id: uuid.UUID, name: str, key: str, content_type: str, size: int
+) -> None:
     """One row per (job, name); storage keys are deterministic so a re-run overwrites."""
-    upsert(session, Artifact, {"job_id": job_id, "name": name},
-           {"key": key, "content_type": content_type, "size_bytes": size, "created_at": utcnow()})
+    upsert(
+        session,
+        Artifact,
+        {"job_id": job_id, "name": name},
+        {"key": key, "content_type": content_type, "size_bytes": size, "created_at": utcnow()},
+    )
     session.commit()
 
 
@@ -108,8 +123,10 @@ def start_job(session: Session, job_id: uuid.UUID) -> bool:
     now = utcnow()
     launchable = or_(Job.status == "queued", and_(Job.status == "running", Job.stage.is_(None)))
     result = session.execute(
-        update(Job).where(Job.id == job_id, launchable)
-        .values(status="running", started_at=now, heartbeat_at=None, updated_at=now))
+        update(Job)
+        .where(Job.id == job_id, launchable)
+        .values(status="running", started_at=now, heartbeat_at=None, updated_at=now)
+    )
     session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -119,9 +136,11 @@ def cancel_job(session: Session, job_id: uuid.UUID) -> bool:
     False when the job had already finished (a worker finishing at this instant wins)."""
     now = utcnow()
     result = session.execute(
-        update(Job).where(Job.id == job_id, Job.status.in_(("queued", "running")))
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(("queued", "running")))
         .values(status="canceled", finished_at=now, updated_at=now)
-        .execution_options(synchronize_session=False))
+        .execution_options(synchronize_session=False)
+    )
     session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -130,9 +149,10 @@ def fail_job(session: Session, job_id: uuid.UUID, problem: dict[str, Any]) -> bo
     """Mark a running or queued job failed; a canceled job stays canceled."""
     now = utcnow()
     result = session.execute(
-        update(Job).where(Job.id == job_id, Job.status.in_(("queued", "running")))
-        .values(status="failed", error=problem, heartbeat_at=None, finished_at=now,
-                updated_at=now))
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(("queued", "running")))
+        .values(status="failed", error=problem, heartbeat_at=None, finished_at=now, updated_at=now)
+    )
     session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -141,9 +161,18 @@ def succeed_job(session: Session, job_id: uuid.UUID, report: dict[str, Any]) -> 
     """Mark the job succeeded only if it is still running: a canceled job never succeeds."""
     now = utcnow()
     result = session.execute(
-        update(Job).where(Job.id == job_id, Job.status == "running")
-        .values(status="succeeded", result=report, progress=1.0, stage=None,
-                heartbeat_at=None, finished_at=now, updated_at=now))
+        update(Job)
+        .where(Job.id == job_id, Job.status == "running")
+        .values(
+            status="succeeded",
+            result=report,
+            progress=1.0,
+            stage=None,
+            heartbeat_at=None,
+            finished_at=now,
+            updated_at=now,
+        )
+    )
     session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -155,16 +184,28 @@ def reap_stale_jobs(
     than a stage may take plus redelivery), or that waited between stages for
     ``waiting_seconds`` (their message was lost). Returns the failed jobs' ids."""
     now = utcnow()
-    stale = and_(Job.status == "running", or_(
-        Job.heartbeat_at < now - timedelta(seconds=in_stage_seconds),
-        and_(Job.heartbeat_at.is_(None), Job.updated_at < now - timedelta(seconds=waiting_seconds))))
+    stale = and_(
+        Job.status == "running",
+        or_(
+            Job.heartbeat_at < now - timedelta(seconds=in_stage_seconds),
+            and_(
+                Job.heartbeat_at.is_(None),
+                Job.updated_at < now - timedelta(seconds=waiting_seconds),
+            ),
+        ),
+    )
     ids = list(session.scalars(select(Job.id).where(stale)))
     if ids:
-        problem = WorkerLostError("no worker finished this job's stage in time; "
-                                  "it was stopped so it cannot hang").problem()
-        session.execute(update(Job).where(Job.id.in_(ids), stale)
-                        .values(status="failed", error=problem, heartbeat_at=None,
-                                finished_at=now, updated_at=now))
+        problem = WorkerLostError(
+            "no worker finished this job's stage in time; it was stopped so it cannot hang"
+        ).problem()
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(ids), stale)
+            .values(
+                status="failed", error=problem, heartbeat_at=None, finished_at=now, updated_at=now
+            )
+        )
         session.commit()
     return ids
 

@@ -59,28 +59,47 @@ def check_url_source(url: str, allow_private: bool, field: str = "source.url") -
     for address in addresses:
         if not allow_private and not ipaddress.ip_address(address.split("%")[0]).is_global:
             raise InvalidRequestError(
-                f"{field} resolves to a non-public address ({address}); refused")
+                f"{field} resolves to a non-public address ({address}); refused"
+            )
     path = (parsed.path or "/") + (f"?{parsed.query}" if parsed.query else "")
     return Target(parsed.scheme, parsed.hostname, port, addresses[0], path)
 
 
-def request(target: Target, method: str, timeout: float, body: bytes | None = None,
-            headers: dict[str, str] | None = None) -> urllib3.BaseHTTPResponse:
+def request(
+    target: Target,
+    method: str,
+    timeout: float,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> urllib3.BaseHTTPResponse:
     """One request to the resolved address; no redirects, no retries, body not preloaded."""
     pool: urllib3.HTTPConnectionPool
     if target.scheme == "https":
         pool = urllib3.HTTPSConnectionPool(
-            target.address, target.port, timeout=timeout, server_hostname=target.host,
-            assert_hostname=target.host, cert_reqs="CERT_REQUIRED", ca_certs=certifi.where())
+            target.address,
+            target.port,
+            timeout=timeout,
+            server_hostname=target.host,
+            assert_hostname=target.host,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=certifi.where(),
+        )
     else:
         pool = urllib3.HTTPConnectionPool(target.address, target.port, timeout=timeout)
-    return pool.urlopen(method, target.path, body=body,
-                        headers={"Host": target.host_header, **(headers or {})},
-                        redirect=False, retries=False, preload_content=False)
+    return pool.urlopen(
+        method,
+        target.path,
+        body=body,
+        headers={"Host": target.host_header, **(headers or {})},
+        redirect=False,
+        retries=False,
+        preload_content=False,
+    )
 
 
-def fetch_url(url: str, target_path: Path, max_bytes: int, timeout: float,
-              allow_private: bool) -> int:
+def fetch_url(
+    url: str, target_path: Path, max_bytes: int, timeout: float, allow_private: bool
+) -> int:
     """Download ``url`` to ``target_path``, streaming; stop past ``max_bytes`` or after
     ``timeout`` seconds in all (not only per read: a trickling server cannot hold a worker)."""
     target = check_url_source(url, allow_private)
@@ -88,11 +107,14 @@ def fetch_url(url: str, target_path: Path, max_bytes: int, timeout: float,
     try:
         response = request(target, "GET", timeout)
     except urllib3.exceptions.HTTPError as exc:
-        raise SourceUnavailableError(f"the URL could not be fetched ({type(exc).__name__})") from exc
+        raise SourceUnavailableError(
+            f"the URL could not be fetched ({type(exc).__name__})"
+        ) from exc
     try:
         if 300 <= response.status < 400:
-            raise SourceUnavailableError(f"the URL redirects to {response.headers.get('location')}; "
-                                         "submit the final URL")
+            raise SourceUnavailableError(
+                f"the URL redirects to {response.headers.get('location')}; submit the final URL"
+            )
         if response.status != 200:
             raise SourceUnavailableError(f"fetching the URL answered HTTP {response.status}")
         return _stream_to(response, target_path, max_bytes, deadline)
@@ -102,8 +124,9 @@ def fetch_url(url: str, target_path: Path, max_bytes: int, timeout: float,
         response.release_conn()
 
 
-def _stream_to(response: urllib3.BaseHTTPResponse, path: Path, max_bytes: int,
-               deadline: float) -> int:
+def _stream_to(
+    response: urllib3.BaseHTTPResponse, path: Path, max_bytes: int, deadline: float
+) -> int:
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise TooLargeError(f"the source is {declared} bytes; the limit is {max_bytes}")
@@ -149,9 +172,12 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
 def send(delivery: Delivery, secret: str, timeout: float, allow_private: bool) -> AttemptResult:
     """POST the message once; any answer outside 2xx, or no answer, is a failed attempt."""
     timestamp = int(time.time())
-    headers = {"content-type": "application/json", "webhook-id": delivery.message_id,
-               "webhook-timestamp": str(timestamp),
-               "webhook-signature": sign(secret, delivery.message_id, timestamp, delivery.body)}
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": delivery.message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, delivery.message_id, timestamp, delivery.body),
+    }
     start = time.perf_counter()
     try:
         target = check_url_source(delivery.url, allow_private, field="webhook_url")

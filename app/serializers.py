@@ -34,7 +34,8 @@ def job_to_dict(job: Job, artifact_url: Callable[[str, str], str]) -> dict[str, 
     }
     if job.status == "succeeded" and job.result is not None:
         result = dict(job.result)
-        result["artifacts"] = {name: artifact_url(name, key)
-                               for name, key in (result.get("artifacts") or {}).items()}
+        result["artifacts"] = {
+            name: artifact_url(name, key) for name, key in (result.get("artifacts") or {}).items()
+        }
         body["result"] = result
     return body

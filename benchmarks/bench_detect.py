@@ -55,10 +55,13 @@ def main() -> int:
     import torch
 
     settings = load_settings()
-    print(f"device {args.device}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
-    header = f"{'model':<12}{'window':>8}" + "".join(f"{f'batch {b} win/s':>17}"
-                                                      for b in BATCH_SIZES)
+    print(
+        f"device {args.device}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+    )
+    header = f"{'model':<12}{'window':>8}" + "".join(
+        f"{f'batch {b} win/s':>17}" for b in BATCH_SIZES
+    )
     print(header)
     for name in args.models or list(specs("vocal-detector")):
         detector = load_model("vocal-detector", name, settings.weights_dir, args.device)

@@ -33,14 +33,20 @@ def create_celery(settings: Settings) -> Celery:
     app = Celery("soundscape")
     app.conf.update(celery_config(settings))
     app.conf.task_routes = {stage.task_name: {"queue": stage.queue} for stage in STAGES}
-    app.conf.task_routes |= {name: {"queue": CPU_QUEUE}
-                             for name in (START_TASK, REAPER_TASK, WEBHOOK_TASK)}
-    app.conf.beat_schedule = {"reap-stale-jobs": {
-        "task": REAPER_TASK, "schedule": float(settings.reaper_interval_seconds)}}
+    app.conf.task_routes |= {
+        name: {"queue": CPU_QUEUE} for name in (START_TASK, REAPER_TASK, WEBHOOK_TASK)
+    }
+    app.conf.beat_schedule = {
+        "reap-stale-jobs": {
+            "task": REAPER_TASK,
+            "schedule": float(settings.reaper_interval_seconds),
+        }
+    }
     app.conf.beat_schedule_filename = str(settings.data_dir / "celerybeat-schedule")
     for stage in STAGES:
         app.task(name=stage.task_name, bind=True, max_retries=MAX_TRANSIENT_RETRIES)(
-            _stage_task(stage))
+            _stage_task(stage)
+        )
     app.task(name=START_TASK)(start_job)
     app.task(name=REAPER_TASK)(reap)
     app.task(name=WEBHOOK_TASK, bind=True, max_retries=None)(deliver_webhook)
@@ -57,7 +63,9 @@ def _stage_task(stage: Stage) -> Callable[..., None]:
             if self.request.retries >= MAX_TRANSIENT_RETRIES:
                 fail_stage(runtime, uuid.UUID(job_id), stage.name, exc)
                 raise Ignore() from exc
-            raise self.retry(exc=exc, countdown=RETRY_BASE_SECONDS * 3 ** self.request.retries) from exc
+            raise self.retry(
+                exc=exc, countdown=RETRY_BASE_SECONDS * 3**self.request.retries
+            ) from exc
         if not go_on:
             raise Ignore()  # the job is finished, failed or canceled: stop the chain here
 
@@ -76,8 +84,12 @@ def start_job(job_id: str) -> None:
     with worker_runtime().session() as session:
         launch = jobstate.start_job(session, jid)
     if launch:
-        chain(*(app.signature(stage.task_name, args=(job_id,), immutable=True,
-                              queue=stage.queue) for stage in STAGES)).apply_async()
+        chain(
+            *(
+                app.signature(stage.task_name, args=(job_id,), immutable=True, queue=stage.queue)
+                for stage in STAGES
+            )
+        ).apply_async()
 
 
 def reap() -> int:
@@ -85,8 +97,9 @@ def reap() -> int:
     runtime = worker_runtime()
     settings = runtime.settings
     with runtime.session() as session:
-        failed = jobstate.reap_stale_jobs(session, settings.stale_job_seconds,
-                                          settings.max_queue_wait_seconds)
+        failed = jobstate.reap_stale_jobs(
+            session, settings.stale_job_seconds, settings.max_queue_wait_seconds
+        )
         waiting = jobstate.queued_too_long(session, settings.requeue_after_seconds)
     for job_id in failed:
         webhooks.notify_if_finished(runtime, job_id)

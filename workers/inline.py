@@ -41,8 +41,16 @@ def analyze_file(path: Path, settings: Settings, out_dir: Path | None = None) ->
         key = job_key(tenant.id, job_id, "source")
         with path.open("rb") as fh:
             runtime.storage.put_stream(key, fh, "application/octet-stream")
-        session.add(Job(id=job_id, tenant_id=tenant.id, status="running", progress=0.0,
-                        source=JobSource.upload(path.name, key).to_json(), attempts=0))
+        session.add(
+            Job(
+                id=job_id,
+                tenant_id=tenant.id,
+                status="running",
+                progress=0.0,
+                source=JobSource.upload(path.name, key).to_json(),
+                attempts=0,
+            )
+        )
     for stage in STAGES:
         if not execute_stage(runtime, stage, str(job_id)):
             break

@@ -26,12 +26,20 @@ log = logging.getLogger(__name__)
 
 # Errors worth retrying (the database or storage blinked); everything else fails the job.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    ConnectionError, TimeoutError, OperationalError, BotoConnectionError,
+    ConnectionError,
+    TimeoutError,
+    OperationalError,
+    BotoConnectionError,
 )
 
 
-def execute_stage(runtime: Runtime, stage: Stage, job_id: str, count_attempt: bool = True,
-                  stages: Sequence[Stage] = STAGES) -> bool:
+def execute_stage(
+    runtime: Runtime,
+    stage: Stage,
+    job_id: str,
+    count_attempt: bool = True,
+    stages: Sequence[Stage] = STAGES,
+) -> bool:
     """Run ``stage`` for a job; True when the chain should go on to the next stage.
 
     Idempotent: a stage whose output is already stored is not computed again, so a message
@@ -42,8 +50,9 @@ def execute_stage(runtime: Runtime, stage: Stage, job_id: str, count_attempt: bo
     position = [s.name for s in stages].index(stage.name)
     try:
         with runtime.session() as session:
-            job = jobstate.begin_stage(session, jid, stage.name, position / len(stages),
-                                       count_attempt)
+            job = jobstate.begin_stage(
+                session, jid, stage.name, position / len(stages), count_attempt
+            )
             if job is None:
                 log.info("job %s is finished or canceled: %s not run", job_id, stage.name)
                 return False
@@ -63,8 +72,9 @@ def execute_stage(runtime: Runtime, stage: Stage, job_id: str, count_attempt: bo
         return False
 
 
-def load_outputs(session: Session, job_id: uuid.UUID,
-                 earlier: Sequence[Stage]) -> dict[str, StageOutput]:
+def load_outputs(
+    session: Session, job_id: uuid.UUID, earlier: Sequence[Stage]
+) -> dict[str, StageOutput]:
     """The stored outputs of the ``earlier`` stages, typed, in pipeline order."""
     rows = jobstate.stage_outputs(session, job_id, [s.name for s in earlier])
     return {s.name: s.output.from_json(rows[s.name]) for s in earlier if s.name in rows}
@@ -73,8 +83,10 @@ def load_outputs(session: Session, job_id: uuid.UUID,
 def build_inputs(stage: Stage, earlier: Mapping[str, StageOutput]) -> Any:
     """The stage's input: each field gets the output of the stage it names, and a field
     named ``earlier`` gets every earlier output in pipeline order."""
-    values = {f.name: tuple(earlier.values()) if f.name == EARLIER else earlier[f.name]
-              for f in fields(stage.input)}
+    values = {
+        f.name: tuple(earlier.values()) if f.name == EARLIER else earlier[f.name]
+        for f in fields(stage.input)
+    }
     return stage.input(**values)
 
 
@@ -85,8 +97,10 @@ def check_chain(stages: Sequence[Stage] = STAGES) -> None:
     for stage in stages:
         for name, hint in typing.get_type_hints(stage.input).items():
             if name != EARLIER and outputs.get(name) is not hint:
-                raise TypeError(f"stage {stage.name}: input {name}: {hint} is not the output "
-                                f"of an earlier stage ({sorted(outputs)})")
+                raise TypeError(
+                    f"stage {stage.name}: input {name}: {hint} is not the output "
+                    f"of an earlier stage ({sorted(outputs)})"
+                )
         outputs[stage.name] = stage.output
 
 

@@ -31,16 +31,25 @@ def deliver(runtime: Runtime, job_id: str, attempt: int) -> float | None:
         delivery = build_delivery(job, runtime)
     result = send(delivery, secret, settings.webhook_timeout, settings.allow_private_urls)
     with runtime.session() as session:
-        session.add(WebhookAttempt(
-            job_id=uuid.UUID(job_id), message_id=delivery.message_id,
-            event=delivery.message_id.rsplit("_", 1)[-1], url=delivery.url, attempt=attempt,
-            status_code=result.status_code, error=result.error, duration_ms=result.duration_ms))
+        session.add(
+            WebhookAttempt(
+                job_id=uuid.UUID(job_id),
+                message_id=delivery.message_id,
+                event=delivery.message_id.rsplit("_", 1)[-1],
+                url=delivery.url,
+                attempt=attempt,
+                status_code=result.status_code,
+                error=result.error,
+                duration_ms=result.duration_ms,
+            )
+        )
         session.commit()
     if result.delivered:
         return None
     if attempt >= settings.webhook_max_attempts:
-        log.warning("webhook for job %s given up after %d attempts: %s", job_id, attempt,
-                    result.error)
+        log.warning(
+            "webhook for job %s given up after %d attempts: %s", job_id, attempt, result.error
+        )
         return None
     # Stay under the visibility timeout: Redis would redeliver a longer-delayed message.
     cap = max(1.0, 0.9 * settings.visibility_timeout)
@@ -52,8 +61,11 @@ def build_delivery(job: Job, runtime: Runtime) -> Delivery:
     it, with the same absolute artifact links."""
     assert job.webhook_url is not None
     links = artifact_links(runtime.settings, runtime.storage, job.id)
-    payload = {"type": f"job.{job.status}", "timestamp": utcnow().isoformat(),
-               "data": job_to_dict(job, links)}
+    payload = {
+        "type": f"job.{job.status}",
+        "timestamp": utcnow().isoformat(),
+        "data": job_to_dict(job, links),
+    }
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
     return Delivery(message_id=f"msg_{job.id}_{job.status}", url=job.webhook_url, body=body)
 

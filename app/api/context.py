@@ -38,8 +38,9 @@ def tenant_id() -> uuid.UUID:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise UnauthorizedError("send an API key as 'Authorization: Bearer <key>'")
-    row = db().scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key.strip()),
-                                           ApiKey.revoked_at.is_(None)))
+    row = db().scalar(
+        select(ApiKey).where(ApiKey.key_hash == hash_key(key.strip()), ApiKey.revoked_at.is_(None))
+    )
     if row is None:
         raise UnauthorizedError("the API key is not valid")
     return row.tenant_id

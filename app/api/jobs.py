@@ -42,8 +42,9 @@ def index() -> dict[str, Any]:
         limit = int(request.args.get("limit", "20"))
     except ValueError:
         raise InvalidRequestError("limit must be an integer") from None
-    rows, cursor = service.list_jobs(ctx.db(), tenant, request.args.get("status"), limit,
-                                     request.args.get("cursor"))
+    rows, cursor = service.list_jobs(
+        ctx.db(), tenant, request.args.get("status"), limit, request.args.get("cursor")
+    )
     return {"data": [_render(job) for job in rows], "next_cursor": cursor}
 
 
@@ -66,8 +67,11 @@ def artifact(job_id: str, name: str) -> WerkzeugResponse:
     url = ctx.storage().url_for(row.key, ctx.settings().presign_expiry_seconds)
     if url:
         return redirect(url, code=302)
-    return send_file(ctx.storage().open(row.key), mimetype=row.content_type,
-                     download_name=row.key.rsplit("/", 1)[-1])
+    return send_file(
+        ctx.storage().open(row.key),
+        mimetype=row.content_type,
+        download_name=row.key.rsplit("/", 1)[-1],
+    )
 
 
 def _render(job: Job) -> dict[str, Any]:
@@ -82,8 +86,10 @@ def _parse_submission() -> tuple[service.NewJob, Any]:
         upload = request.files.get("file")
         if upload is None:
             raise InvalidRequestError("multipart requests need a 'file' part")
-        fields = {"webhook_url": request.form.get("webhook_url"),
-                  "metadata": _json_field(request.form.get("metadata"))}
+        fields = {
+            "webhook_url": request.form.get("webhook_url"),
+            "metadata": _json_field(request.form.get("metadata")),
+        }
         source = JobSource.upload(upload.filename or "upload")
         # The request is hashed only to recognise a repeat of an Idempotency-Key.
         digest = sha256_stream(upload.stream) if idem else ""
@@ -99,14 +105,15 @@ def _parse_submission() -> tuple[service.NewJob, Any]:
 def _parse_source(source: Any) -> JobSource:
     if not isinstance(source, dict) or len(source) != 1:
         raise InvalidRequestError("source must be an object with exactly one of 'url' or 's3_key'")
-    (kind, value), = source.items()
+    ((kind, value),) = source.items()
     if kind not in ("url", "s3_key") or not isinstance(value, str) or not value:
         raise InvalidRequestError("source must be {'url': '...'} or {'s3_key': '...'}")
     return JobSource.from_json({"kind": kind, kind: value})
 
 
-def _new_job(source: JobSource, fields: dict[str, Any], idem: str | None,
-             hashed: dict[str, Any]) -> service.NewJob:
+def _new_job(
+    source: JobSource, fields: dict[str, Any], idem: str | None, hashed: dict[str, Any]
+) -> service.NewJob:
     webhook, metadata = fields.get("webhook_url"), fields.get("metadata")
     if webhook is not None:
         if not isinstance(webhook, str):
@@ -116,8 +123,13 @@ def _new_job(source: JobSource, fields: dict[str, Any], idem: str | None,
         raise InvalidRequestError("metadata must be a JSON object")
     if idem is not None and not 1 <= len(idem) <= 255:
         raise InvalidRequestError("Idempotency-Key must be 1 to 255 characters")
-    return service.NewJob(source=source, webhook_url=webhook, metadata=metadata,
-                          idempotency_key=idem, request_hash=service.request_hash(hashed))
+    return service.NewJob(
+        source=source,
+        webhook_url=webhook,
+        metadata=metadata,
+        idempotency_key=idem,
+        request_hash=service.request_hash(hashed),
+    )
 
 
 def _json_field(raw: str | None) -> Any:

@@ -28,7 +28,8 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     """The full parser, or with ``selected`` one whose other commands are bare names (with
     ``selected=""`` every command is a bare name: enough for the top-level --help)."""
     parser = argparse.ArgumentParser(
-        prog="soundscape", description="SoundScape: scan music for AI deepfakes.")
+        prog="soundscape", description="SoundScape: scan music for AI deepfakes."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
@@ -50,4 +51,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         detail = getattr(exc, "detail", None) or str(exc) or type(exc).__name__
         print(f"soundscape {args.command}: error: {detail}", file=sys.stderr)
         return 1
-

@@ -28,13 +28,18 @@ class Failure:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data", type=Path, required=True,
+        "--data",
+        type=Path,
+        required=True,
         help="real/ + fake/ folders, a path,label CSV, or an ASVspoof-style protocol file",
     )
     parser.add_argument(
-        "--model", action="append", dest="models", metavar="NAME",
+        "--model",
+        action="append",
+        dest="models",
+        metavar="NAME",
         help="detector to evaluate; repeat for several "
-             "(default: SOUNDSCAPE_DETECTOR, or the manifest's default when unset)",
+        "(default: SOUNDSCAPE_DETECTOR, or the manifest's default when unset)",
     )
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
     parser.add_argument("--hop", type=float, default=1.0, help="window hop in seconds")
@@ -52,8 +57,7 @@ def run(args: argparse.Namespace) -> int:
     models = {name: load_model(name, settings) for name in names}
     scores, failures = score_items(items, models, args.hop, args.batch_size)
     results = {
-        name: summarize(items, scores[name], threshold)
-        for name, (_, threshold) in models.items()
+        name: summarize(items, scores[name], threshold) for name, (_, threshold) in models.items()
     }
     for failure in failures:
         print(f"could not score {failure.path}: {failure.reason}", file=sys.stderr)
@@ -70,9 +74,13 @@ def load_model(name: str, settings: Settings) -> tuple[WindowDetector, float | N
     from workers.models.registry import load_model
     from workers.models.weights import shipped_threshold
 
-    detector = load_model("vocal-detector", name, settings.weights_dir,
-                          str(resolve_device(settings.device)),
-                          allow_download=settings.weights_download)
+    detector = load_model(
+        "vocal-detector",
+        name,
+        settings.weights_dir,
+        str(resolve_device(settings.device)),
+        allow_download=settings.weights_download,
+    )
     try:
         threshold: float | None = shipped_threshold(name)
     except KeyError:
@@ -121,8 +129,9 @@ def score_item(
             decoded[rate] = decode_file(path, rate, 1)
             if decoded[rate].shape[-1] == 0:
                 raise CorruptAudioError("no audio samples decoded")
-        row[name] = score_track(decoded[rate], rate, detector,
-                                hop_seconds=hop_seconds, batch_size=batch_size)
+        row[name] = score_track(
+            decoded[rate], rate, detector, hop_seconds=hop_seconds, batch_size=batch_size
+        )
     return row
 
 
@@ -133,8 +142,10 @@ def format_table(
     failures: list[Failure],
 ) -> str:
     """Human-readable per-model figures, one row per model."""
-    header = f"{'model':<12}{'n_real':>7}{'n_fake':>7}{'EER':>9}{'AUC':>8}" \
-             f"{'thresh':>18}{'FPR':>9}{'FNR':>9}"
+    header = (
+        f"{'model':<12}{'n_real':>7}{'n_fake':>7}{'EER':>9}{'AUC':>8}"
+        f"{'thresh':>18}{'FPR':>9}{'FNR':>9}"
+    )
     lines = [header]
     for name, r in results.items():
         lines.append(
@@ -143,8 +154,9 @@ def format_table(
             f"{_pct(r['fnr']):>9}"
         )
     lines.append(f"{n_items} files listed, {len(failures)} could not be scored (see stderr)")
-    lines.append("FPR/FNR at the model's shipped threshold (weights/manifest.yaml); "
-                 "'-' where undefined")
+    lines.append(
+        "FPR/FNR at the model's shipped threshold (weights/manifest.yaml); '-' where undefined"
+    )
     return "\n".join(lines)
 
 

@@ -18,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True)
     create = sub.add_parser("create", help="create a key (and the tenant if it is new)")
     create.add_argument("--tenant", required=True, help="tenant name")
-    secret = sub.add_parser("webhook-secret", help="print the secret that signs a tenant's webhooks")
+    secret = sub.add_parser(
+        "webhook-secret", help="print the secret that signs a tenant's webhooks"
+    )
     secret.add_argument("--tenant", required=True, help="tenant name")
 
 
@@ -44,5 +46,9 @@ def webhook_secret(database_url: str, tenant_name: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     url = load_settings().database_url
-    print(create_key(url, args.tenant) if args.action == "create" else webhook_secret(url, args.tenant))
+    print(
+        create_key(url, args.tenant)
+        if args.action == "create"
+        else webhook_secret(url, args.tenant)
+    )
     return 0

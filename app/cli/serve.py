@@ -20,14 +20,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     upgrade(settings.database_url)
-    print(f"soundscape: data in {settings.data_dir}; API on http://{args.host}:{args.port}",
-          file=sys.stderr)
-    worker = subprocess.Popen([sys.executable, "-m", "app.cli", "worker", "--beat"],
-                              env=os.environ.copy())
+    print(
+        f"soundscape: data in {settings.data_dir}; API on http://{args.host}:{args.port}",
+        file=sys.stderr,
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "worker", "--beat"], env=os.environ.copy()
+    )
     try:
-        return subprocess.call([sys.executable, "-m", "gunicorn", "app.wsgi:app",
-                                "--bind", f"{args.host}:{args.port}",
-                                "--workers", str(args.api_workers), "--timeout", "120"])
+        return subprocess.call(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "app.wsgi:app",
+                "--bind",
+                f"{args.host}:{args.port}",
+                "--workers",
+                str(args.api_workers),
+                "--timeout",
+                "120",
+            ]
+        )
     finally:
         worker.terminate()
         try:

@@ -43,14 +43,31 @@ class WeightsState:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", nargs="?", choices=("list", "fetch"), default="list",
-                        help="list (default) or fetch missing weights")
-    parser.add_argument("names", nargs="*", metavar="NAME",
-                        help="models to fetch (default: every model whose file is missing)")
-    parser.add_argument("--manifest", type=Path, default=MANIFEST_PATH,
-                        help="manifest to read (default: weights/manifest.yaml)")
-    parser.add_argument("--timeout", type=float, default=CONNECT_TIMEOUT_S,
-                        help="seconds to wait for a connection (default: %(default)s)")
+    parser.add_argument(
+        "action",
+        nargs="?",
+        choices=("list", "fetch"),
+        default="list",
+        help="list (default) or fetch missing weights",
+    )
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="models to fetch (default: every model whose file is missing)",
+    )
+    parser.add_argument(
+        "--manifest",
+        type=Path,
+        default=MANIFEST_PATH,
+        help="manifest to read (default: weights/manifest.yaml)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=CONNECT_TIMEOUT_S,
+        help="seconds to wait for a connection (default: %(default)s)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,8 +109,10 @@ def fetch(entries: list[ModelEntry], weights_dir: Path | None, timeout: float) -
             print(f"{entry.name}: present and verified at {state.path}")
             continue
         if not entry.url:
-            print(f"{entry.name}: no direct download address; download it by hand from "
-                  f"{entry.source} to {Path(target_dir) / entry.file}")
+            print(
+                f"{entry.name}: no direct download address; download it by hand from "
+                f"{entry.source} to {Path(target_dir) / entry.file}"
+            )
             failed += 1
             continue
         try:

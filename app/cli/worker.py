@@ -8,8 +8,11 @@ import argparse
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--queues", default="cpu,gpu", help="comma-separated (default: cpu,gpu)")
     parser.add_argument("--concurrency", type=int, default=1)
-    parser.add_argument("--beat", action="store_true",
-                        help="also run the periodic reaper (exactly one worker should)")
+    parser.add_argument(
+        "--beat",
+        action="store_true",
+        help="also run the periodic reaper (exactly one worker should)",
+    )
     parser.add_argument("--loglevel", default="INFO")
 
 
@@ -19,8 +22,17 @@ def run(args: argparse.Namespace) -> int:
 
     load_settings().data_dir.mkdir(parents=True, exist_ok=True)  # scratch and beat schedule
 
-    argv = ["worker", "-Q", args.queues, "-c", str(args.concurrency), "-l", args.loglevel,
-            "--without-gossip", "--without-mingle"]
+    argv = [
+        "worker",
+        "-Q",
+        args.queues,
+        "-c",
+        str(args.concurrency),
+        "-l",
+        args.loglevel,
+        "--without-gossip",
+        "--without-mingle",
+    ]
     if args.beat:
         argv.append("--beat")
     app.worker_main(argv)

@@ -50,16 +50,24 @@ def find_replay(session: Session, tenant_id: uuid.UUID, new: NewJob) -> Job | No
     """The job a repeated request (same Idempotency-Key) created, or None for a new request."""
     if not new.idempotency_key:
         return None
-    job = session.scalar(select(Job).where(
-        Job.tenant_id == tenant_id, Job.idempotency_key == new.idempotency_key))
+    job = session.scalar(
+        select(Job).where(Job.tenant_id == tenant_id, Job.idempotency_key == new.idempotency_key)
+    )
     if job is not None and job.request_hash != new.request_hash:
         raise IdempotencyConflictError(
-            "this Idempotency-Key was already used with a different request body")
+            "this Idempotency-Key was already used with a different request body"
+        )
     return job
 
 
-def submit_upload(session: Session, settings: Settings, storage: Storage, tenant_id: uuid.UUID,
-                  new: NewJob, stream: IO[bytes]) -> Job:
+def submit_upload(
+    session: Session,
+    settings: Settings,
+    storage: Storage,
+    tenant_id: uuid.UUID,
+    new: NewJob,
+    stream: IO[bytes],
+) -> Job:
     """Store an uploaded file as the job's source and queue the job."""
     size = stream.seek(0, 2)
     if size > settings.max_upload_bytes:
@@ -74,8 +82,9 @@ def submit_upload(session: Session, settings: Settings, storage: Storage, tenant
     return _queue(session, settings, storage, job, new, stored=key)
 
 
-def submit_remote(session: Session, settings: Settings, storage: Storage, tenant_id: uuid.UUID,
-                  new: NewJob) -> Job:
+def submit_remote(
+    session: Session, settings: Settings, storage: Storage, tenant_id: uuid.UUID, new: NewJob
+) -> Job:
     """Queue a job whose source is a URL or an object already in storage."""
     if new.source.url is not None:
         check_url_source(new.source.url, settings.allow_private_urls)
@@ -86,14 +95,29 @@ def submit_remote(session: Session, settings: Settings, storage: Storage, tenant
 
 
 def _new_job(tenant_id: uuid.UUID, new: NewJob) -> Job:
-    return Job(id=uuid.uuid4(), tenant_id=tenant_id, status="queued", progress=0.0,
-               source=new.source.to_json(), webhook_url=new.webhook_url,
-               client_metadata=new.metadata, idempotency_key=new.idempotency_key,
-               request_hash=new.request_hash, attempts=0, created_at=utcnow())
+    return Job(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        status="queued",
+        progress=0.0,
+        source=new.source.to_json(),
+        webhook_url=new.webhook_url,
+        client_metadata=new.metadata,
+        idempotency_key=new.idempotency_key,
+        request_hash=new.request_hash,
+        attempts=0,
+        created_at=utcnow(),
+    )
 
 
-def _queue(session: Session, settings: Settings, storage: Storage, job: Job, new: NewJob,
-           stored: str | None) -> Job:
+def _queue(
+    session: Session,
+    settings: Settings,
+    storage: Storage,
+    job: Job,
+    new: NewJob,
+    stored: str | None,
+) -> Job:
     """Commit the job, then send it; on failure remove what was stored for it."""
     session.add(job)
     try:
@@ -112,8 +136,9 @@ def _queue(session: Session, settings: Settings, storage: Storage, job: Job, new
         session.delete(job)
         session.commit()
         _discard(storage, stored)
-        raise QueueUnavailableError("the job queue cannot be reached; nothing was kept, "
-                                    "send the request again") from exc
+        raise QueueUnavailableError(
+            "the job queue cannot be reached; nothing was kept, send the request again"
+        ) from exc
     return job
 
 
@@ -134,7 +159,6 @@ def check_s3_source(storage: Storage, tenant_id: uuid.UUID, key: str, max_bytes:
     sniff_format(storage.head_bytes(key, SNIFF_BYTES))
 
 
-
 def get_job(session: Session, tenant_id: uuid.UUID, job_id: str) -> Job:
     """The tenant's job; another tenant's job is indistinguishable from a missing one."""
     try:
@@ -147,8 +171,9 @@ def get_job(session: Session, tenant_id: uuid.UUID, job_id: str) -> Job:
     return job
 
 
-def list_jobs(session: Session, tenant_id: uuid.UUID, status: str | None, limit: int,
-              cursor: str | None) -> tuple[list[Job], str | None]:
+def list_jobs(
+    session: Session, tenant_id: uuid.UUID, status: str | None, limit: int, cursor: str | None
+) -> tuple[list[Job], str | None]:
     """Newest first; ``cursor`` continues after the last job of the previous page."""
     if status is not None and status not in JOB_STATUSES:
         raise InvalidRequestError(f"status must be one of {', '.join(JOB_STATUSES)}")
@@ -160,8 +185,9 @@ def list_jobs(session: Session, tenant_id: uuid.UUID, status: str | None, limit:
     if cursor:
         created, last_id = _decode_cursor(cursor)
         query = query.where(tuple_(Job.created_at, Job.id) < tuple_(created, last_id))
-    rows = list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc())
-                                .limit(limit + 1)))
+    rows = list(
+        session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1))
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (_encode_cursor(rows[-1]) if more else None)

@@ -28,8 +28,16 @@ class Probe:
 def probe_file(path: Path) -> Probe:
     """Describe the first audio stream of ``path``; CorruptAudioError when there is none."""
     cmd = [
-        "ffprobe", "-v", "error", "-print_format", "json", "-show_format",
-        "-show_streams", "-select_streams", "a:0", str(path),
+        "ffprobe",
+        "-v",
+        "error",
+        "-print_format",
+        "json",
+        "-show_format",
+        "-show_streams",
+        "-select_streams",
+        "a:0",
+        str(path),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -69,9 +77,21 @@ def decode_file(
         if max_seconds is not None:
             cmd += ["-t", f"{max_seconds:.3f}"]
         cmd += [
-            "-map", "0:a:0", "-vn", "-ac", str(channels), "-ar", str(sample_rate),
-            "-af", "aresample=resampler=soxr", "-f", "f32le", "-acodec", "pcm_f32le",
-            "-y", str(raw),
+            "-map",
+            "0:a:0",
+            "-vn",
+            "-ac",
+            str(channels),
+            "-ar",
+            str(sample_rate),
+            "-af",
+            "aresample=resampler=soxr",
+            "-f",
+            "f32le",
+            "-acodec",
+            "pcm_f32le",
+            "-y",
+            str(raw),
         ]
         proc = subprocess.run(cmd, capture_output=True, check=False)
         if proc.returncode != 0:

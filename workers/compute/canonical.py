@@ -1,4 +1,4 @@
-"""Ingest stage: check a source file is usable audio and decode its canonical 44.1 kHz stereo form."""
+"""Canonical audio: check a source file is usable audio and decode its 44.1 kHz stereo form."""
 
 from __future__ import annotations
 
@@ -75,10 +75,16 @@ def ingest_file(path: Path, max_duration: float, min_duration: float = 0.5) -> I
     if peak < SILENCE_PEAK_DBFS:
         raise SilentAudioError(f"the audio is silent (peak {peak:.1f} dBFS)")
     info = TrackInfo(
-        format=fmt, container=probe.container, codec=probe.codec, size_bytes=size,
-        sha256=sha256_file(path), duration_seconds=round(duration, 3),
-        sample_rate=probe.sample_rate, channels=probe.channels,
-        loudness_lufs=integrated_loudness(samples, CANONICAL_RATE), peak_dbfs=round(peak, 2),
+        format=fmt,
+        container=probe.container,
+        codec=probe.codec,
+        size_bytes=size,
+        sha256=sha256_file(path),
+        duration_seconds=round(duration, 3),
+        sample_rate=probe.sample_rate,
+        channels=probe.channels,
+        loudness_lufs=integrated_loudness(samples, CANONICAL_RATE),
+        peak_dbfs=round(peak, 2),
     )
     return IngestedTrack(info=info, canonical=samples)
 
@@ -147,8 +153,10 @@ def _k_weighted_step_energy(samples: np.ndarray, sample_rate: int, step: int) ->
     """Sum over channels of the K-weighted squares per ``step`` samples: (ceil(n / step),)."""
     from pyloudnorm.iirfilter import IIRfilter
 
-    stages = (IIRfilter(4.0, 1 / np.sqrt(2), 1500.0, sample_rate, "high_shelf"),
-              IIRfilter(0.0, 0.5, 38.0, sample_rate, "high_pass"))
+    stages = (
+        IIRfilter(4.0, 1 / np.sqrt(2), 1500.0, sample_rate, "high_shelf"),
+        IIRfilter(0.0, 0.5, 38.0, sample_rate, "high_pass"),
+    )
     sos = np.array([np.concatenate([f.b, f.a]) for f in stages])
     state = np.zeros((len(stages), samples.shape[0], 2))
     n = samples.shape[-1]

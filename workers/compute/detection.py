@@ -72,7 +72,8 @@ class Detection:
 
 
 def prepare_mono(samples: np.ndarray, sample_rate: int, target_rate: int) -> np.ndarray:
-    """(channels, n) or (n,) float audio at ``sample_rate`` -> float32 mono (m,) at ``target_rate``."""
+    """(channels, n) or (n,) float audio at ``sample_rate`` -> float32 mono (m,) at
+    ``target_rate``."""
     mono = np.asarray(to_mono(np.asarray(samples, dtype=np.float32)), dtype=np.float32)
     return resample(mono, sample_rate, target_rate)
 
@@ -151,7 +152,6 @@ def decide_verdict(overall: float | None, threshold: float, margin: float) -> st
     return INCONCLUSIVE
 
 
-
 def detect(
     vocals: np.ndarray | None,
     mixture: np.ndarray,
@@ -187,8 +187,11 @@ def detect(
     timeline = {
         "hop_seconds": hop_seconds,
         "vocals": timeline_at_hop(
-            vocal_windows.starts_seconds, vocal_windows.ends_seconds, vocal_windows.scores,
-            duration, hop_seconds,
+            vocal_windows.starts_seconds,
+            vocal_windows.ends_seconds,
+            vocal_windows.scores,
+            duration,
+            hop_seconds,
         ),
         "mixture": [],
     }

@@ -147,9 +147,7 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(u / (fake.size * real.size))
 
 
-def error_rates(
-    labels: np.ndarray, scores: np.ndarray, threshold: float
-) -> tuple[float, float]:
+def error_rates(labels: np.ndarray, scores: np.ndarray, threshold: float) -> tuple[float, float]:
     """(FPR, FNR) when a score >= ``threshold`` is called fake.
 
     FPR: share of real files called fake; FNR: share of fake files called real.
@@ -188,7 +186,12 @@ def summarize(
     values = np.array([s for _, s in kept], dtype=np.float64)
     n_fake, n_real = int(labels.sum()), int((~labels).sum())
     result: dict[str, float | int | None] = {
-        "eer": None, "auc": None, "fpr": None, "fnr": None, "n_real": n_real, "n_fake": n_fake,
+        "eer": None,
+        "auc": None,
+        "fpr": None,
+        "fnr": None,
+        "n_real": n_real,
+        "n_fake": n_fake,
     }
     if n_fake and n_real:
         result["eer"] = equal_error_rate(labels, values)[0]

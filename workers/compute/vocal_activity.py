@@ -69,21 +69,27 @@ class VocalActivity:
         Length ceil(duration / hop), the length of the report's other timeline series.
         """
         frames = max(0, math.ceil(round(self.duration_seconds / hop_seconds, 6)))
-        return [round(self.fraction_active(j * hop_seconds, (j + 1) * hop_seconds), 3)
-                for j in range(frames)]
+        return [
+            round(self.fraction_active(j * hop_seconds, (j + 1) * hop_seconds), 3)
+            for j in range(frames)
+        ]
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-able form (levels to 0.01 dB), read back by :meth:`from_json`."""
-        return {"hop_seconds": self.hop_seconds,
-                "level": [round(float(v), 2) for v in self.level],
-                "active": [bool(v) for v in self.active]}
+        return {
+            "hop_seconds": self.hop_seconds,
+            "level": [round(float(v), 2) for v in self.level],
+            "active": [bool(v) for v in self.active],
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> VocalActivity:
         """The activity :meth:`to_json` wrote: level float32, active bool."""
-        return cls(hop_seconds=float(data["hop_seconds"]),
-                   level=np.asarray(data["level"], dtype=np.float32),
-                   active=np.asarray(data["active"], dtype=bool))
+        return cls(
+            hop_seconds=float(data["hop_seconds"]),
+            level=np.asarray(data["level"], dtype=np.float32),
+            active=np.asarray(data["active"], dtype=bool),
+        )
 
 
 def measure_activity(

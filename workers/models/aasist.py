@@ -1,4 +1,4 @@
-"""AASIST and AASIST-L (Jung et al., 2022): graph attention layers and the spectro-temporal back end.
+"""AASIST and AASIST-L (Jung et al., 2022): graph attention layers, spectro-temporal back end.
 
 The graph layers and :class:`SpectroTemporalGraphBackend` are shared with RawGAT-ST and the
 CtrSVDD baselines, whose upstream code reuses them. Inference only: dropout is omitted.
@@ -88,7 +88,8 @@ class HtrgGraphAttentionLayer(nn.Module):
         both1 = (is_type1[:, None] & is_type1[None, :]).unsqueeze(-1)
         both2 = (~is_type1[:, None] & ~is_type1[None, :]).unsqueeze(-1)
         scores = torch.where(
-            both1, hidden @ self.att_weight11,
+            both1,
+            hidden @ self.att_weight11,
             torch.where(both2, hidden @ self.att_weight22, hidden @ self.att_weight12),
         )
         return F.softmax(scores.squeeze(-1) / self.temperature, dim=-1)
@@ -127,8 +128,13 @@ class SpectroTemporalGraphBackend(nn.Module):
     """
 
     def __init__(
-        self, channels: int, gat_dims: tuple[int, int], pool_ratios: tuple[float, ...],
-        temperatures: tuple[float, ...], n_outputs: int, n_spectral_nodes: int = 23,
+        self,
+        channels: int,
+        gat_dims: tuple[int, int],
+        pool_ratios: tuple[float, ...],
+        temperatures: tuple[float, ...],
+        n_outputs: int,
+        n_spectral_nodes: int = 23,
     ) -> None:
         super().__init__()
         dim0, dim1 = gat_dims
@@ -160,8 +166,13 @@ class SpectroTemporalGraphBackend(nn.Module):
         branch2 = self._branch(out_T, out_S, self.master2.expand(batch, -1, -1), 2)
         out_T, out_S, master = (torch.maximum(a, b) for a, b in zip(branch1, branch2, strict=True))
         hidden = torch.cat(
-            [out_T.abs().amax(dim=1), out_T.mean(dim=1),
-             out_S.abs().amax(dim=1), out_S.mean(dim=1), master.squeeze(1)],
+            [
+                out_T.abs().amax(dim=1),
+                out_T.mean(dim=1),
+                out_S.abs().amax(dim=1),
+                out_S.mean(dim=1),
+                master.squeeze(1),
+            ],
             dim=1,
         )
         return hidden, self.out_layer(hidden)
@@ -194,14 +205,17 @@ class AasistConfig:
     first_conv: int = 128
 
 
-# From clovaai/aasist config/AASIST.conf and AASIST-L.conf (filts [70, a, b, c, d] -> a, b, c, d, d, d).
+# From clovaai/aasist config/AASIST.conf and AASIST-L.conf
+# (filts [70, a, b, c, d] -> a, b, c, d, d, d).
 AASIST_CONFIG = AasistConfig(
     encoder=((1, 32), (32, 32), (32, 64), (64, 64), (64, 64), (64, 64)),
-    gat_dims=(64, 32), pool_ratios=(0.5, 0.7, 0.5, 0.5),
+    gat_dims=(64, 32),
+    pool_ratios=(0.5, 0.7, 0.5, 0.5),
 )
 AASIST_L_CONFIG = AasistConfig(
     encoder=((1, 32), (32, 32), (32, 24), (24, 24), (24, 24), (24, 24)),
-    gat_dims=(24, 32), pool_ratios=(0.4, 0.5, 0.7, 0.5),
+    gat_dims=(24, 32),
+    pool_ratios=(0.4, 0.5, 0.7, 0.5),
 )
 
 
@@ -213,7 +227,10 @@ class AASIST(SpectroTemporalGraphBackend):
 
     def __init__(self, config: AasistConfig = AASIST_CONFIG) -> None:
         super().__init__(
-            config.encoder[-1][1], config.gat_dims, config.pool_ratios, config.temperatures,
+            config.encoder[-1][1],
+            config.gat_dims,
+            config.pool_ratios,
+            config.temperatures,
             n_outputs=2,
         )
         self.conv_time = SincBandpass(config.sinc_channels, config.first_conv)

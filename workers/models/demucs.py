@@ -68,8 +68,13 @@ class DemucsSeparator:
         mean, std = reference.mean(), reference.std().clamp_min(1e-8)
         with torch.inference_mode():
             stems = apply_model(
-                self.model, ((mix - mean) / std)[None], shifts=SHIFTS, split=True,
-                overlap=OVERLAP, progress=False, device=self.device,
+                self.model,
+                ((mix - mean) / std)[None],
+                shifts=SHIFTS,
+                split=True,
+                overlap=OVERLAP,
+                progress=False,
+                device=self.device,
             )
             vocals = stems[0, self._vocals_index] * std + mean
             del stems  # the four stems are the largest buffer; drop them before copying

@@ -16,8 +16,9 @@ from workers.models.weights import ResolvedWeights
 class LoadedDetector:
     """A detector with its verified weights loaded, in eval mode on one device."""
 
-    def __init__(self, spec: DetectorSpec, model: nn.Module, info: ModelInfo,
-                 device: torch.device) -> None:
+    def __init__(
+        self, spec: DetectorSpec, model: nn.Module, info: ModelInfo, device: torch.device
+    ) -> None:
         self.name = spec.name
         self.sample_rate = spec.sample_rate
         self.window = spec.window

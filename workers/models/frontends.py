@@ -122,8 +122,12 @@ class PowerSpectrogram(nn.Module):
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
         spec = torch.stft(
-            waveform, self.n_fft, self.hop_length, window=self.window,
-            center=False, return_complex=True,
+            waveform,
+            self.n_fft,
+            self.hop_length,
+            window=self.window,
+            center=False,
+            return_complex=True,
         )
         return spec.abs().pow(2.0)
 
@@ -140,15 +144,18 @@ class LFCC(nn.Module):
     dct_mat: torch.Tensor
 
     def __init__(
-        self, sample_rate: int = 16000, n_filter: int = 20, n_lfcc: int = 60,
-        n_fft: int = 512, hop_length: int = 160, top_db: float = 80.0,
+        self,
+        sample_rate: int = 16000,
+        n_filter: int = 20,
+        n_lfcc: int = 60,
+        n_fft: int = 512,
+        hop_length: int = 160,
+        top_db: float = 80.0,
     ) -> None:
         super().__init__()
         self.top_db = top_db
         self.Spectrogram = PowerSpectrogram(n_fft, hop_length)
-        self.register_buffer(
-            "filter_mat", linear_filterbank(n_fft // 2 + 1, n_filter, sample_rate)
-        )
+        self.register_buffer("filter_mat", linear_filterbank(n_fft // 2 + 1, n_filter, sample_rate))
         self.register_buffer("dct_mat", dct_matrix(n_lfcc, n_filter))
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:

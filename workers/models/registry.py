@@ -65,26 +65,44 @@ class SeparatorSpec(ModelSpec):
 
 
 def _detector(name: str, network: str, window: int, readout: Readout, **kw: Any) -> DetectorSpec:
-    return DetectorSpec(role="vocal-detector", name=name, network=network, window=window,
-                        readout=readout, **kw)
+    return DetectorSpec(
+        role="vocal-detector", name=name, network=network, window=window, readout=readout, **kw
+    )
 
 
 # Upstream labels: AASIST and RawGAT-ST train with bona fide = class 1, so class 0 is spoof;
 # the CtrSVDD baselines train a BCE logit with spoof = 1. Data confirm both (see tests).
 # Adding a model: its module under workers/models/, its manifest entry, one line here.
-MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (
-    SeparatorSpec(name="htdemucs", loader="workers.models.demucs:load_htdemucs",
-                  fallback="repet-sim"),
-    SeparatorSpec(name="repet-sim", loader="workers.models.repet_sim:load_repet_sim",
-                  needs_weights=False),
-    _detector("aasist", "workers.models.aasist:build_aasist", 64600, TwoClassLogits(0)),
-    _detector("aasist-l", "workers.models.aasist:build_aasist_l", 64600, TwoClassLogits(0)),
-    _detector("rawgat-st", "workers.models.rawgat_st:build_rawgat_st", 64600, TwoClassLogits(0)),
-    _detector("svdd-raw", "workers.models.svdd:build_svdd_raw", 64000, SingleLogit(True),
-              peak_normalise=True),
-    _detector("svdd-lfcc", "workers.models.svdd:build_svdd_lfcc", 64000, SingleLogit(True),
-              peak_normalise=True),
-)}
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        SeparatorSpec(
+            name="htdemucs", loader="workers.models.demucs:load_htdemucs", fallback="repet-sim"
+        ),
+        SeparatorSpec(
+            name="repet-sim", loader="workers.models.repet_sim:load_repet_sim", needs_weights=False
+        ),
+        _detector("aasist", "workers.models.aasist:build_aasist", 64600, TwoClassLogits(0)),
+        _detector("aasist-l", "workers.models.aasist:build_aasist_l", 64600, TwoClassLogits(0)),
+        _detector(
+            "rawgat-st", "workers.models.rawgat_st:build_rawgat_st", 64600, TwoClassLogits(0)
+        ),
+        _detector(
+            "svdd-raw",
+            "workers.models.svdd:build_svdd_raw",
+            64000,
+            SingleLogit(True),
+            peak_normalise=True,
+        ),
+        _detector(
+            "svdd-lfcc",
+            "workers.models.svdd:build_svdd_lfcc",
+            64000,
+            SingleLogit(True),
+            peak_normalise=True,
+        ),
+    )
+}
 
 
 def specs(role: str) -> dict[str, Any]:
@@ -101,8 +119,13 @@ def get_spec(role: str, name: str) -> ModelSpec:
     return spec
 
 
-def load_model(role: str, name: str, weights_dir: Path | None = None, device: str = "cpu",
-               allow_download: bool = False) -> Any:
+def load_model(
+    role: str,
+    name: str,
+    weights_dir: Path | None = None,
+    device: str = "cpu",
+    allow_download: bool = False,
+) -> Any:
     """The model ``name`` of ``role``, loaded once per process (and device), meeting the
     interface of its role (workers.models.roles.ROLES).
 
@@ -127,8 +150,9 @@ def default_model_name(role: str) -> str:
     """The model of ``role`` marked ``default: true`` in the manifest (one, and registered)."""
     defaults = [e.name for e in weights.load_manifest().values() if e.role == role and e.default]
     if len(defaults) != 1 or defaults[0] not in specs(role):
-        raise RuntimeError(f"weights/manifest.yaml must mark one known {role} as default, "
-                           f"found {defaults}")
+        raise RuntimeError(
+            f"weights/manifest.yaml must mark one known {role} as default, found {defaults}"
+        )
     return defaults[0]
 
 

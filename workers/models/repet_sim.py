@@ -243,6 +243,8 @@ def centre_prior(spec: np.ndarray) -> np.ndarray:
     return weights.astype(np.float32, copy=False)
 
 
-def load_repet_sim(spec: ModelSpec, weights: ResolvedWeights | None, device: str) -> RepetSimSeparator:
+def load_repet_sim(
+    spec: ModelSpec, weights: ResolvedWeights | None, device: str
+) -> RepetSimSeparator:
     """The registry's loader: nothing to load, the method runs on the CPU."""
     return RepetSimSeparator()

@@ -40,6 +40,8 @@ def load_separator(
 
 def _fallback_warning(name: str, fallback: str, exc: WeightsMissingError) -> str:
     if isinstance(exc, WeightsDownloadError):
-        return (f"{name} weights not installed and the download failed ({exc.detail}): "
-                f"used {fallback}, quality is lower")
+        return (
+            f"{name} weights not installed and the download failed ({exc.detail}): "
+            f"used {fallback}, quality is lower"
+        )
     return f"{name} weights not installed: used {fallback}, quality is lower"

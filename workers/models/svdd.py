@@ -57,8 +57,11 @@ class SVDDModel(nn.Module):
         super().__init__()
         self.frontend = frontend
         self.backend = SpectroTemporalGraphBackend(
-            channels=64, gat_dims=(64, 32), pool_ratios=(0.5, 0.7, 0.5, 0.5),
-            temperatures=(2.0, 2.0, 100.0, 100.0), n_outputs=1,
+            channels=64,
+            gat_dims=(64, 32),
+            pool_ratios=(0.5, 0.7, 0.5, 0.5),
+            temperatures=(2.0, 2.0, 100.0, 100.0),
+            n_outputs=1,
         )
 
     def forward(self, waveform: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -90,8 +90,20 @@ class ResolvedWeights:
         return self.actual_sha256 or self.entry.sha256 or ""
 
 
-_KNOWN = {"name", "role", "architecture", "file", "sha256", "sha256_prefix", "licence",
-          "trained_on", "url", "homepage", "default", "quality"}
+_KNOWN = {
+    "name",
+    "role",
+    "architecture",
+    "file",
+    "sha256",
+    "sha256_prefix",
+    "licence",
+    "trained_on",
+    "url",
+    "homepage",
+    "default",
+    "quality",
+}
 
 
 @lru_cache(maxsize=4)
@@ -222,9 +234,12 @@ def _stream_to(entry: ModelEntry, url: str, out: BinaryIO, timeout: float) -> No
 def _reason(exc: Exception) -> str:
     """A few words on why a request failed, without urllib3's nested reprs."""
     text = str(exc)
-    for needle, reason in (("resolve", "host name not resolved"),
-                           ("refused", "connection refused"),
-                           ("timed out", "timed out"), ("unreachable", "network unreachable")):
+    for needle, reason in (
+        ("resolve", "host name not resolved"),
+        ("refused", "connection refused"),
+        ("timed out", "timed out"),
+        ("unreachable", "network unreachable"),
+    ):
         if needle in text.lower():
             return reason
     return f"{type(exc).__name__}: {text[:120]}"

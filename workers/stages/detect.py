@@ -32,16 +32,26 @@ class DetectOutput:
     warnings: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"verdict": self.verdict, "scores": dict(self.scores),
-                "thresholds": dict(self.thresholds), "timeline": dict(self.timeline),
-                "models": {role: info.as_dict() for role, info in self.models.items()},
-                "warnings": list(self.warnings)}
+        return {
+            "verdict": self.verdict,
+            "scores": dict(self.scores),
+            "thresholds": dict(self.thresholds),
+            "timeline": dict(self.timeline),
+            "models": {role: info.as_dict() for role, info in self.models.items()},
+            "warnings": list(self.warnings),
+        }
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> DetectOutput:
         models = {role: ModelInfo.from_dict(info) for role, info in raw["models"].items()}
-        return cls(raw["verdict"], raw["scores"], raw["thresholds"], raw["timeline"], models,
-                   tuple(raw["warnings"]))
+        return cls(
+            raw["verdict"],
+            raw["scores"],
+            raw["thresholds"],
+            raw["timeline"],
+            models,
+            tuple(raw["warnings"]),
+        )
 
     def report(self) -> dict[str, Any]:
         return self.to_json()
@@ -54,12 +64,24 @@ def run(runtime: Runtime, job: JobRef, inputs: DetectInput) -> DetectOutput:
 
     settings = runtime.settings
     name = model_name("vocal-detector", settings.detector)
-    detector = load_model("vocal-detector", name, settings.weights_dir, settings.device,
-                          allow_download=settings.weights_download)
+    detector = load_model(
+        "vocal-detector",
+        name,
+        settings.weights_dir,
+        settings.device,
+        allow_download=settings.weights_download,
+    )
     with runtime.workdir() as tmp:
         runtime.storage.get_file(inputs.separate.vocals_key, tmp / "vocals.flac")
         samples, rate = sf.read(tmp / "vocals.flac", dtype="float32", always_2d=True)
     vocals = samples.T
-    result = detect(vocals, vocals, int(rate), detector, threshold=shipped_threshold(name),
-                    activity=inputs.separate.activity, hop_seconds=TIMELINE_HOP_SECONDS)
+    result = detect(
+        vocals,
+        vocals,
+        int(rate),
+        detector,
+        threshold=shipped_threshold(name),
+        activity=inputs.separate.activity,
+        hop_seconds=TIMELINE_HOP_SECONDS,
+    )
     return DetectOutput.from_json(report_fragment(result))

@@ -37,8 +37,17 @@ class IngestOutput:
 
     @classmethod
     def of(cls, info: TrackInfo, canonical_key: str) -> IngestOutput:
-        return cls(info.duration_seconds, info.sample_rate, info.channels, info.sha256,
-                   info.format, info.codec, info.loudness_lufs, info.peak_dbfs, canonical_key)
+        return cls(
+            info.duration_seconds,
+            info.sample_rate,
+            info.channels,
+            info.sha256,
+            info.format,
+            info.codec,
+            info.loudness_lufs,
+            info.peak_dbfs,
+            canonical_key,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,8 +79,13 @@ def fetch_source(runtime: Runtime, source: JobSource, target: Path) -> Path:
     """Download a URL source (SSRF-guarded) or copy the stored object to ``target``."""
     settings = runtime.settings
     if source.url is not None:
-        fetch_url(source.url, target, settings.max_upload_bytes, settings.url_fetch_timeout,
-                  settings.allow_private_urls)
+        fetch_url(
+            source.url,
+            target,
+            settings.max_upload_bytes,
+            settings.url_fetch_timeout,
+            settings.allow_private_urls,
+        )
     else:
         assert source.key is not None, "an upload or s3_key source always has a storage key"
         runtime.storage.get_file(source.key, target)

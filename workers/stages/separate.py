@@ -32,22 +32,31 @@ class SeparateOutput:
     warnings: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"vocals_key": self.vocals_key, "accompaniment_key": self.accompaniment_key,
-                "activity": self.activity.to_json(), "separator": self.separator.as_dict(),
-                "warnings": list(self.warnings)}
+        return {
+            "vocals_key": self.vocals_key,
+            "accompaniment_key": self.accompaniment_key,
+            "activity": self.activity.to_json(),
+            "separator": self.separator.as_dict(),
+            "warnings": list(self.warnings),
+        }
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> SeparateOutput:
-        return cls(raw["vocals_key"], raw["accompaniment_key"],
-                   VocalActivity.from_json(raw["activity"]),
-                   ModelInfo.from_dict(raw["separator"]), tuple(raw["warnings"]))
+        return cls(
+            raw["vocals_key"],
+            raw["accompaniment_key"],
+            VocalActivity.from_json(raw["activity"]),
+            ModelInfo.from_dict(raw["separator"]),
+            tuple(raw["warnings"]),
+        )
 
     def report(self) -> dict[str, Any]:
-        return {"models": {"separator": self.separator.as_dict()},
-                "artifacts": {"vocals": self.vocals_key,
-                              "accompaniment": self.accompaniment_key},
-                "timeline": {"vocal_activity": self.activity.curve(TIMELINE_HOP_SECONDS)},
-                "warnings": list(self.warnings)}
+        return {
+            "models": {"separator": self.separator.as_dict()},
+            "artifacts": {"vocals": self.vocals_key, "accompaniment": self.accompaniment_key},
+            "timeline": {"vocal_activity": self.activity.curve(TIMELINE_HOP_SECONDS)},
+            "warnings": list(self.warnings),
+        }
 
 
 def run(runtime: Runtime, job: JobRef, inputs: SeparateInput) -> SeparateOutput:
@@ -57,9 +66,12 @@ def run(runtime: Runtime, job: JobRef, inputs: SeparateInput) -> SeparateOutput:
     from workers.models.separators import load_separator
 
     settings = runtime.settings
-    separator, warnings = load_separator(model_name("separator", settings.separator),
-                                         settings.weights_dir, settings.device,
-                                         allow_download=settings.weights_download)
+    separator, warnings = load_separator(
+        model_name("separator", settings.separator),
+        settings.weights_dir,
+        settings.device,
+        allow_download=settings.weights_download,
+    )
     with runtime.workdir() as tmp:
         runtime.storage.get_file(inputs.ingest.canonical_key, tmp / "canonical.flac")
         mixture, rate = sf.read(tmp / "canonical.flac", dtype="float32", always_2d=True)
@@ -68,5 +80,6 @@ def run(runtime: Runtime, job: JobRef, inputs: SeparateInput) -> SeparateOutput:
         for name, stem in (("vocals", result.vocals), ("accompaniment", result.accompaniment)):
             flac = write_flac(stem, rate, tmp / f"{name}.flac")
             keys[name] = runtime.store_artifact(job, name, flac, "audio/flac")
-    return SeparateOutput(keys["vocals"], keys["accompaniment"], result.activity,
-                          result.separator, result.warnings)
+    return SeparateOutput(
+        keys["vocals"], keys["accompaniment"], result.activity, result.separator, result.warnings
+    )

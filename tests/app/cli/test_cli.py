@@ -9,33 +9,65 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 
 from app.config import PROJECT_ROOT
 from tests.conftest import SPEECH, WEIGHTS_DIR
 from tests.integration.conftest import free_port, wait_until
 
+pytestmark = pytest.mark.slow  # real pretrained models or whole processes
 
-def soundscape(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=PROJECT_ROOT,
-                          capture_output=True, text=True, env=env, **kwargs)
+
+def soundscape(
+    *args: str, env: dict[str, str] | None = None, **kwargs
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        **kwargs,
+    )
 
 
 def cli_env(tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "SOUNDSCAPE_DATA_DIR": str(tmp_path / "data"),
-            "SOUNDSCAPE_WEIGHTS_DIR": str(WEIGHTS_DIR)}
+    return {
+        **os.environ,
+        "SOUNDSCAPE_DATA_DIR": str(tmp_path / "data"),
+        "SOUNDSCAPE_WEIGHTS_DIR": str(WEIGHTS_DIR),
+    }
 
 
 def speech_clip(audio_dir: Path, tmp_path: Path, seconds: float = 5.0) -> Path:
     clip = tmp_path / "speech.wav"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(audio_dir / SPEECH[0]),
-                    "-t", str(seconds), str(clip)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(audio_dir / SPEECH[0]),
+            "-t",
+            str(seconds),
+            str(clip),
+        ],
+        check=True,
+    )
     return clip
 
 
 def test_analyze_json_prints_exactly_the_report(audio_dir, tmp_path):
-    done = soundscape("analyze", str(speech_clip(audio_dir, tmp_path)), "--json",
-                      env=cli_env(tmp_path), check=True)
+    done = soundscape(
+        "analyze",
+        str(speech_clip(audio_dir, tmp_path)),
+        "--json",
+        env=cli_env(tmp_path),
+        check=True,
+    )
     report = json.loads(done.stdout)
     assert report["verdict"] in {"likely_synthetic", "likely_authentic", "inconclusive"}
     assert report["audio"]["duration_seconds"] == 5.0
@@ -59,19 +91,26 @@ def test_analyze_names_a_missing_file(tmp_path):
 
 def test_serve_runs_the_api_and_a_worker_with_no_servers(audio_dir, tmp_path):
     env, port = cli_env(tmp_path), free_port()
-    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-                              cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: _ready(base), 90, "soundscape serve to be ready")
         key = soundscape("keys", "create", "--tenant", "demo", env=env, check=True).stdout.strip()
         auth = {"Authorization": f"Bearer {key}"}
         with speech_clip(audio_dir, tmp_path, 4.0).open("rb") as fh:
-            job = requests.post(f"{base}/v1/jobs", files={"file": fh}, headers=auth,
-                                timeout=30).json()
-        done = wait_until(lambda: _finished(f"{base}/v1/jobs/{job['id']}", auth), 240,
-                          "the job to finish")
+            job = requests.post(
+                f"{base}/v1/jobs", files={"file": fh}, headers=auth, timeout=30
+            ).json()
+        done = wait_until(
+            lambda: _finished(f"{base}/v1/jobs/{job['id']}", auth), 240, "the job to finish"
+        )
         assert done["status"] == "succeeded", done["error"]
         vocals = requests.get(done["result"]["artifacts"]["vocals"], headers=auth, timeout=30)
         assert vocals.status_code == 200 and vocals.content[:4] == b"fLaC"

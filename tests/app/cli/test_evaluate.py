@@ -57,9 +57,18 @@ def test_json_output_is_exactly_the_models_figures(
 ) -> None:
     assert main(["evaluate", "--data", str(folder_set), "--model", "energy", "--json"]) == 0
     out, err = capsys.readouterr()
-    assert json.loads(out) == {"models": {"energy": {
-        "eer": 0.0, "auc": 1.0, "fpr": 0.5, "fnr": 0.0, "n_real": 2, "n_fake": 2,
-    }}}
+    assert json.loads(out) == {
+        "models": {
+            "energy": {
+                "eer": 0.0,
+                "auc": 1.0,
+                "fpr": 0.5,
+                "fnr": 0.0,
+                "n_real": 2,
+                "n_fake": 2,
+            }
+        }
+    }
     assert "broken.wav" in err
 
 
@@ -78,15 +87,18 @@ def test_csv_and_protocol_layouts_give_the_same_figures(
     energy_model: None, folder_set: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     csv_file = tmp_path / "set.csv"
-    csv_file.write_text("path,label\nset/real/quiet.wav,real\nset/real/loud.wav,bonafide\n"
-                        "set/fake/a.wav,fake\nset/fake/b.flac,spoof\n")
+    csv_file.write_text(
+        "path,label\nset/real/quiet.wav,real\nset/real/loud.wav,bonafide\n"
+        "set/fake/a.wav,fake\nset/fake/b.flac,spoof\n"
+    )
     flac = tmp_path / "asv" / "flac"
     flac.mkdir(parents=True)
     for name in ("real/quiet.wav", "real/loud.wav", "fake/a.wav", "fake/b.flac"):
         src = folder_set / name
         (flac / (src.stem + ".flac")).write_bytes(src.read_bytes())  # ffmpeg sniffs content
     (tmp_path / "asv" / "protocol.txt").write_text(
-        "S1 quiet - - bonafide\nS1 loud - - bonafide\nS2 a - A01 spoof\nS2 b - A02 spoof\n")
+        "S1 quiet - - bonafide\nS1 loud - - bonafide\nS2 a - A01 spoof\nS2 b - A02 spoof\n"
+    )
     figures = []
     for data in (csv_file, tmp_path / "asv" / "protocol.txt"):
         assert main(["evaluate", "--data", str(data), "--model", "energy", "--json"]) == 0
@@ -101,19 +113,41 @@ def test_importing_the_command_does_not_load_torch() -> None:
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
+@pytest.mark.slow
 def test_aasist_evaluation_of_a_tiny_folder_is_parseable_json(
-    audio_dir: Path, weights_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    audio_dir: Path,
+    weights_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("SOUNDSCAPE_WEIGHTS_DIR", str(weights_dir))
     monkeypatch.setenv("SOUNDSCAPE_DEVICE", "cpu")
     (tmp_path / "real").mkdir()
     (tmp_path / "fake").mkdir()
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-t", "4.5", "-i",
-                    str(audio_dir / "198-209-0000.ogg"), str(tmp_path / "real" / "a.flac")],
-                   check=True)
-    subprocess.run(["espeak-ng", "-w", str(tmp_path / "fake" / "tts.wav"),
-                    "Every song on the record was written in June."], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-t",
+            "4.5",
+            "-i",
+            str(audio_dir / "198-209-0000.ogg"),
+            str(tmp_path / "real" / "a.flac"),
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            "espeak-ng",
+            "-w",
+            str(tmp_path / "fake" / "tts.wav"),
+            "Every song on the record was written in June.",
+        ],
+        check=True,
+    )
     assert main(["evaluate", "--data", str(tmp_path), "--model", "aasist", "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)["models"]["aasist"]
     assert set(figures) == {"eer", "auc", "fpr", "fnr", "n_real", "n_fake"}

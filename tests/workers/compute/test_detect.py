@@ -108,9 +108,16 @@ def test_quiet_track_is_authentic_and_mixture_is_never_invented() -> None:
 @pytest.mark.parametrize(
     ("overall", "verdict"),
     # margin 1.0 in log-odds around logit(0.5) = 0: sigmoid(+-1) = 0.731 / 0.269
-    [(0.9, LIKELY_SYNTHETIC), (0.74, LIKELY_SYNTHETIC), (0.72, INCONCLUSIVE),
-     (0.5, INCONCLUSIVE), (0.28, INCONCLUSIVE), (0.26, LIKELY_AUTHENTIC),
-     (0.1, LIKELY_AUTHENTIC), (None, INCONCLUSIVE)],
+    [
+        (0.9, LIKELY_SYNTHETIC),
+        (0.74, LIKELY_SYNTHETIC),
+        (0.72, INCONCLUSIVE),
+        (0.5, INCONCLUSIVE),
+        (0.28, INCONCLUSIVE),
+        (0.26, LIKELY_AUTHENTIC),
+        (0.1, LIKELY_AUTHENTIC),
+        (None, INCONCLUSIVE),
+    ],
 )
 def test_verdict_bands_around_the_threshold(overall: float | None, verdict: str) -> None:
     assert decide_verdict(overall, threshold=0.5, margin=1.0) == verdict
@@ -119,19 +126,31 @@ def test_verdict_bands_around_the_threshold(overall: float | None, verdict: str)
 @pytest.mark.parametrize(
     ("overall", "verdict"),
     # threshold 0.9984 is logit 6.44: synthetic from logit 7.44 (0.99941), authentic to 5.44
-    [(0.99999, LIKELY_SYNTHETIC), (0.9995, LIKELY_SYNTHETIC), (0.9993, INCONCLUSIVE),
-     (0.9960, INCONCLUSIVE), (0.9950, LIKELY_AUTHENTIC), (1.0, LIKELY_SYNTHETIC)],
+    [
+        (0.99999, LIKELY_SYNTHETIC),
+        (0.9995, LIKELY_SYNTHETIC),
+        (0.9993, INCONCLUSIVE),
+        (0.9960, INCONCLUSIVE),
+        (0.9950, LIKELY_AUTHENTIC),
+        (1.0, LIKELY_SYNTHETIC),
+    ],
 )
-def test_a_threshold_near_one_leaves_every_verdict_reachable(overall: float,
-                                                              verdict: str) -> None:
+def test_a_threshold_near_one_leaves_every_verdict_reachable(overall: float, verdict: str) -> None:
     assert decide_verdict(overall, threshold=0.9984, margin=1.0) == verdict
 
 
 def test_windows_without_vocals_are_null_not_authentic() -> None:
     detector = EnergyDetector()
     track = _stereo(20.0, loud=(0.0, 20.0))
-    result = detect(track, track, INPUT_RATE, detector, threshold=0.5, margin=0.05,
-                    activity=ActiveBetween(0.0, 8.0))
+    result = detect(
+        track,
+        track,
+        INPUT_RATE,
+        detector,
+        threshold=0.5,
+        margin=0.05,
+        activity=ActiveBetween(0.0, 8.0),
+    )
     windows = result.windows[0]
     # Windows starting at 0..6 s hold >= 50 % vocals (the one at 6 s: 2 of 4 s).
     assert [s is not None for s in windows.scores] == [True] * 7 + [False] * 10
@@ -142,8 +161,15 @@ def test_windows_without_vocals_are_null_not_authentic() -> None:
 
 def test_no_vocal_activity_is_inconclusive_with_a_warning() -> None:
     track = _stereo(12.0)
-    result = detect(track, track, INPUT_RATE, EnergyDetector(), threshold=0.5, margin=0.05,
-                    activity=ActiveBetween(50.0, 60.0))
+    result = detect(
+        track,
+        track,
+        INPUT_RATE,
+        EnergyDetector(),
+        threshold=0.5,
+        margin=0.05,
+        activity=ActiveBetween(50.0, 60.0),
+    )
     assert result.scores["overall"] is None and result.verdict == INCONCLUSIVE
     assert any("no vocal-active window" in w for w in result.warnings)
     assert all(v is None for v in result.timeline["vocals"])
@@ -164,8 +190,15 @@ def test_score_track_matches_the_stage_overall_score() -> None:
 
 def test_report_fragment_is_plain_json() -> None:
     track = _stereo(9.0)
-    result = detect(track, track, INPUT_RATE, EnergyDetector(), threshold=0.5, margin=0.05,
-                    activity=ActiveBetween(0.0, 5.0))
+    result = detect(
+        track,
+        track,
+        INPUT_RATE,
+        EnergyDetector(),
+        threshold=0.5,
+        margin=0.05,
+        activity=ActiveBetween(0.0, 5.0),
+    )
     fragment = json.loads(json.dumps(report_fragment(result)))
     assert set(fragment) >= {"verdict", "scores", "thresholds", "timeline", "models"}
     assert fragment["models"]["vocal_detector"] == {"name": "energy", "sha256": None}
@@ -177,6 +210,7 @@ def _espeak(path: Path, text: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_aasist_scores_a_whole_stereo_track_and_tells_tts_from_speech(
     audio_dir: Path, weights_dir: Path, tmp_path: Path
 ) -> None:

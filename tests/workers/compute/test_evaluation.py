@@ -37,9 +37,13 @@ def test_eer_matches_the_hand_computed_value() -> None:
 
 def test_eer_averages_fpr_and_fnr_where_they_do_not_meet() -> None:
     # real 0.2 0.3 0.6, fake 0.5 0.7: closest at 0.6 with FPR 1/3, FNR 1/2 -> 5/12.
-    eer, threshold = equal_error_rate(np.array([0, 0, 0, 1, 1]), np.array([.2, .3, .6, .5, .7]))
+    eer, threshold = equal_error_rate(
+        np.array([0, 0, 0, 1, 1]), np.array([0.2, 0.3, 0.6, 0.5, 0.7])
+    )
     assert eer == pytest.approx(5 / 12) and threshold == pytest.approx(0.6)
-    assert roc_auc(np.array([0, 0, 0, 1, 1]), np.array([.2, .3, .6, .5, .7])) == pytest.approx(5 / 6)
+    assert roc_auc(np.array([0, 0, 0, 1, 1]), np.array([0.2, 0.3, 0.6, 0.5, 0.7])) == pytest.approx(
+        5 / 6
+    )
 
 
 def test_perfectly_separated_scores_give_eer_zero_and_auc_one() -> None:
@@ -62,9 +66,14 @@ def test_metrics_need_both_classes() -> None:
 def test_summary_leaves_out_unscored_files(tmp_path: Path) -> None:
     items = [LabelledFile(tmp_path / f"{i}.wav", bool(label)) for i, label in enumerate(LABELS)]
     result = summarize([*items, LabelledFile(tmp_path / "x.wav", True)], [*SCORES, None], 0.5)
-    assert result == {"eer": pytest.approx(0.25), "auc": pytest.approx(0.71875),
-                      "fpr": pytest.approx(0.25), "fnr": pytest.approx(0.25),
-                      "n_real": 4, "n_fake": 4}
+    assert result == {
+        "eer": pytest.approx(0.25),
+        "auc": pytest.approx(0.71875),
+        "fpr": pytest.approx(0.25),
+        "fnr": pytest.approx(0.25),
+        "n_real": 4,
+        "n_fake": 4,
+    }
     assert summarize(items, list(SCORES), None)["fpr"] is None
 
 

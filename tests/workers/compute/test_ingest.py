@@ -25,26 +25,50 @@ from workers.compute.canonical import (
     write_flac,
 )
 
-FORMATS = {".wav": "wav", ".mp3": "mp3", ".flac": "flac", ".ogg": "ogg", ".opus": "opus",
-           ".m4a": "m4a"}
+FORMATS = {
+    ".wav": "wav",
+    ".mp3": "mp3",
+    ".flac": "flac",
+    ".ogg": "ogg",
+    ".opus": "opus",
+    ".m4a": "m4a",
+}
 
 
 def speech_file(audio_dir: Path, tmp_path: Path, suffix: str, seconds: float = 5.0) -> Path:
     """Real LibriSpeech speech re-encoded by ffmpeg into the container ``suffix`` names."""
     target = tmp_path / f"speech{suffix}"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(audio_dir / SPEECH[0]),
-                    "-t", str(seconds), str(target)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(audio_dir / SPEECH[0]),
+            "-t",
+            str(seconds),
+            str(target),
+        ],
+        check=True,
+    )
     return target
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in Path(__file__).parents[3]
-                                        .parent.joinpath("shared", "audio").glob("*.ogg")))
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        p.name for p in Path(__file__).parents[3].parent.joinpath("shared", "audio").glob("*.ogg")
+    ),
+)
 def test_every_shared_recording_ingests(audio_dir, name):
     track = ingest_file(audio_dir / name, max_duration=600)
     assert track.canonical.dtype == np.float32
     assert track.canonical.shape[0] == 2
-    assert track.info.duration_seconds == pytest.approx(track.canonical.shape[1] / CANONICAL_RATE,
-                                                        abs=1e-3)
+    assert track.info.duration_seconds == pytest.approx(
+        track.canonical.shape[1] / CANONICAL_RATE, abs=1e-3
+    )
     assert track.info.loudness_lufs is not None and -70 < track.info.loudness_lufs < 0
     assert len(track.info.sha256) == 64
 
@@ -58,8 +82,9 @@ def test_each_container_decodes_to_the_same_duration(audio_dir, tmp_path, ffmpeg
 
 
 def test_source_facts_are_the_sources_own(tmp_path, ffmpeg):
-    track = ingest_file(make_tone_file(tmp_path / "tone.wav", seconds=2.0, sample_rate=22050),
-                        max_duration=600)
+    track = ingest_file(
+        make_tone_file(tmp_path / "tone.wav", seconds=2.0, sample_rate=22050), max_duration=600
+    )
     assert (track.info.sample_rate, track.info.channels) == (22050, 2)
     assert track.canonical.shape == (2, 2 * CANONICAL_RATE)
 
@@ -99,14 +124,19 @@ def test_text_named_like_audio_is_not_audio(tmp_path):
 
 
 def test_midi_is_unsupported(tmp_path):
-    (tmp_path / "tune.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x00\x60" + b"\0" * 64)
+    (tmp_path / "tune.mid").write_bytes(
+        b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x00\x60" + b"\0" * 64
+    )
     with pytest.raises(UnsupportedFormatError):
         ingest_file(tmp_path / "tune.mid", max_duration=600)
 
 
 def test_digital_silence_is_refused(tmp_path):
-    path = write_flac(np.zeros((2, CANONICAL_RATE * 3), dtype=np.float32), CANONICAL_RATE,
-                      tmp_path / "silence.flac")
+    path = write_flac(
+        np.zeros((2, CANONICAL_RATE * 3), dtype=np.float32),
+        CANONICAL_RATE,
+        tmp_path / "silence.flac",
+    )
     with pytest.raises(SilentAudioError):
         ingest_file(path, max_duration=600)
 
@@ -132,8 +162,9 @@ def test_canonical_flac_round_trips(tmp_path, audio_dir):
 def test_decoding_keeps_each_channel_in_its_row(tmp_path, ffmpeg):
     t = np.arange(CANONICAL_RATE) / CANONICAL_RATE
     stereo = np.stack([0.5 * np.sin(2 * np.pi * 440 * t), np.zeros_like(t)]).astype(np.float32)
-    samples = decode_file(write_flac(stereo, CANONICAL_RATE, tmp_path / "left.flac"),
-                          CANONICAL_RATE, 2)
+    samples = decode_file(
+        write_flac(stereo, CANONICAL_RATE, tmp_path / "left.flac"), CANONICAL_RATE, 2
+    )
     assert samples.dtype == np.float32 and samples.flags.c_contiguous
     assert samples.shape == stereo.shape
     assert np.max(np.abs(samples - stereo)) < 1e-4
@@ -148,8 +179,9 @@ def test_raw_samples_are_deinterleaved_across_read_blocks(tmp_path):
     assert np.array_equal(samples, frames.T)
 
 
-@pytest.mark.parametrize("name", [SPEECH[0], "Kevin_MacLeod_-_Vibe_Ace.ogg",
-                                  "glacier-bay-humpback.ogg"])
+@pytest.mark.parametrize(
+    "name", [SPEECH[0], "Kevin_MacLeod_-_Vibe_Ace.ogg", "glacier-bay-humpback.ogg"]
+)
 def test_loudness_agrees_with_pyloudnorm_on_real_recordings(audio_dir, name):
     import pyloudnorm
 

@@ -84,6 +84,7 @@ def test_fallback_vocal_activity_is_high_over_speech_and_low_elsewhere(
     assert quiet / sum(e - s for s, e in gaps) < 0.2
 
 
+@pytest.mark.slow
 def test_fallback_finds_the_vocals_of_a_real_song(audio_dir: Path):
     song = decode_file(audio_dir / SONG, sample_rate=SR, channels=2, max_seconds=30)
     activity = separate(song, SR, RepetSimSeparator()).activity
@@ -100,8 +101,10 @@ LONG_PARTS = ((SONG, 75.0), (HUNGARIAN, None), (INSTRUMENTAL, 59.0))
 @pytest.fixture(scope="module")
 def three_minute_mix(audio_dir: Path) -> np.ndarray:
     """(2, n) float32 at 44.1 kHz: the ``LONG_PARTS`` concatenated, about 180 s."""
-    parts = [decode_file(audio_dir / name, sample_rate=SR, channels=2, max_seconds=seconds)
-             for name, seconds in LONG_PARTS]
+    parts = [
+        decode_file(audio_dir / name, sample_rate=SR, channels=2, max_seconds=seconds)
+        for name, seconds in LONG_PARTS
+    ]
     return np.concatenate(parts, axis=1)
 
 
@@ -110,6 +113,7 @@ def three_minute_result(three_minute_mix) -> Separation:
     return separate(three_minute_mix, SR, RepetSimSeparator())
 
 
+@pytest.mark.slow
 def test_a_three_minute_track_is_separated_in_many_blocks_and_sums_back(
     three_minute_mix, three_minute_result
 ):
@@ -120,9 +124,7 @@ def test_a_three_minute_track_is_separated_in_many_blocks_and_sums_back(
     np.testing.assert_allclose(rebuilt, three_minute_mix, atol=1e-5)
 
 
-def test_a_three_minute_track_finds_the_song_vocals_and_not_the_orchestra(
-    three_minute_result
-):
+def test_a_three_minute_track_finds_the_song_vocals_and_not_the_orchestra(three_minute_result):
     # Measured: 0.00, 0.31 and 0.04. The sung stretch scores lower than in the 30 s test
     # (0.61) because the longer track offers more repeats of the melody, not because of
     # the blocks: the earlier whole-track implementation measured the same.
@@ -132,6 +134,7 @@ def test_a_three_minute_track_finds_the_song_vocals_and_not_the_orchestra(
     assert activity.fraction_active(76.0, 120.0) < 0.15  # the string orchestra
 
 
+@pytest.mark.slow
 def test_block_boundaries_leave_no_trace_in_the_vocals(audio_dir: Path):
     song = decode_file(audio_dir / SONG, sample_rate=SR, channels=2, max_seconds=20)
     whole, _ = RepetSimSeparator(block_frames=10**6).separate(song)
@@ -140,8 +143,7 @@ def test_block_boundaries_leave_no_trace_in_the_vocals(audio_dir: Path):
 
 
 def test_separate_resamples_and_makes_mono_input_stereo(audio_dir: Path):
-    speech = decode_file(audio_dir / SPEECH_AT[0][0], sample_rate=16000, channels=1,
-                         max_seconds=3)
+    speech = decode_file(audio_dir / SPEECH_AT[0][0], sample_rate=16000, channels=1, max_seconds=3)
     result = separate(speech, 16000, RepetSimSeparator())
     assert result.vocals.shape == (2, 3 * SR)
     assert result.sample_rate == SR
@@ -184,17 +186,23 @@ def tiny_htdemucs_file(tmp_path_factory) -> Path:
     from demucs.states import get_state, save_with_checksum
 
     torch.manual_seed(0)
-    model = HTDemucs(sources=["drums", "bass", "other", "vocals"], audio_channels=2,
-                     samplerate=SR, channels=8, depth=4, nfft=4096)
+    model = HTDemucs(
+        sources=["drums", "bass", "other", "vocals"],
+        audio_channels=2,
+        samplerate=SR,
+        channels=8,
+        depth=4,
+        nfft=4096,
+    )
     args, kwargs = model._init_args_kwargs
-    package = {"klass": HTDemucs, "args": args, "kwargs": kwargs,
-               "state": get_state(model, None)}
+    package = {"klass": HTDemucs, "args": args, "kwargs": kwargs, "state": get_state(model, None)}
     folder = tmp_path_factory.mktemp("demucs_repo")
     save_with_checksum(package, folder / "tinyhtd.th")
     (path,) = folder.glob("tinyhtd-*.th")
     return path
 
 
+@pytest.mark.slow
 def test_tiny_htdemucs_package_loads_and_separates_a_real_excerpt(
     tiny_htdemucs_file: Path, audio_dir: Path
 ):
@@ -236,8 +244,11 @@ def htdemucs_from_a_refusing_host(tmp_path: Path, monkeypatch) -> None:
             item["url"] = f"http://127.0.0.1:{closed_port()}/htdemucs.th"
     manifest = tmp_path / "manifest.yaml"
     manifest.write_text(yaml.safe_dump(raw))
-    monkeypatch.setattr(workers.models.weights, "resolve",
-                        partial(workers.models.weights.resolve, manifest=manifest))
+    monkeypatch.setattr(
+        workers.models.weights,
+        "resolve",
+        partial(workers.models.weights.resolve, manifest=manifest),
+    )
 
 
 @pytest.mark.usefixtures("htdemucs_from_a_refusing_host")

@@ -10,6 +10,8 @@ import torch
 from workers.models.registry import specs
 from workers.models.weights import load_manifest
 
+pytestmark = pytest.mark.slow  # real pretrained models or whole processes
+
 DETECTORS = specs("vocal-detector")
 
 # (name, width of the hidden embedding, number of raw outputs) per detector.

@@ -18,8 +18,9 @@ def test_lfcc_is_invariant_to_a_global_gain_except_for_the_zeroth_coefficient() 
     lfcc = LFCC()
     x = torch.randn(1, 16000)
     difference = lfcc(4.0 * x) - lfcc(x)
-    torch.testing.assert_close(difference[:, 1:20], torch.zeros_like(difference[:, 1:20]),
-                               atol=1e-3, rtol=0)
+    torch.testing.assert_close(
+        difference[:, 1:20], torch.zeros_like(difference[:, 1:20]), atol=1e-3, rtol=0
+    )
 
 
 def test_sinc_bandpass_uses_an_odd_kernel_and_seventy_bands() -> None:

@@ -17,6 +17,8 @@ from workers.models import weights
 from workers.models.registry import default_model_name, load_model, model_name, specs
 from workers.models.weights import MANIFEST_PATH, load_manifest, resolve
 
+pytestmark = pytest.mark.slow  # real pretrained models or whole processes
+
 DETECTORS = specs("vocal-detector")
 load_detector = partial(load_model, "vocal-detector")
 detector_name = partial(model_name, "vocal-detector")

@@ -32,6 +32,8 @@ import numpy as np
 import pytest
 import torch
 
+pytestmark = pytest.mark.slow  # real pretrained models or whole processes
+
 SPEECH_DETECTORS = ["aasist", "aasist-l", "rawgat-st"]
 SINGING_DETECTORS = ["svdd-raw", "svdd-lfcc"]
 
@@ -49,7 +51,9 @@ def test_espeak_scores_more_synthetic_than_real_speech(
 
 @pytest.mark.parametrize("name", SPEECH_DETECTORS)
 def test_griffin_lim_scores_more_synthetic_than_the_speech_it_came_from(
-    name: str, p_synthetic: Scorer, real_speech_windows: np.ndarray,
+    name: str,
+    p_synthetic: Scorer,
+    real_speech_windows: np.ndarray,
     griffin_lim_windows: np.ndarray,
 ) -> None:
     real = p_synthetic(name, real_speech_windows)
@@ -59,7 +63,9 @@ def test_griffin_lim_scores_more_synthetic_than_the_speech_it_came_from(
 
 @pytest.mark.parametrize("name", SINGING_DETECTORS)
 def test_crude_vocoder_scores_more_synthetic_than_the_speech_it_came_from(
-    name: str, p_synthetic: Scorer, real_speech_windows: np.ndarray,
+    name: str,
+    p_synthetic: Scorer,
+    real_speech_windows: np.ndarray,
     crude_vocoder_windows: np.ndarray,
 ) -> None:
     """The only speech contrast these singing models show (see the module docstring)."""

@@ -78,16 +78,41 @@ def manifest(tmp_path: Path, server: _Server) -> Path:
     digest = hashlib.sha256(GOOD).hexdigest()
     common = {"role": "vocal-detector", "architecture": "test", "licence": "MIT", "trained_on": "-"}
     models = [
-        {"name": "good", "file": "m/good.bin", "sha256": digest,
-         "url": f"{server.url}/good.bin", **common},
-        {"name": "tampered", "file": "m/tampered.bin", "sha256": digest,
-         "url": f"{server.url}/tampered.bin", **common},
-        {"name": "by-prefix", "file": "m/prefixed.bin", "sha256_prefix": digest[:8],
-         "url": f"{server.url}/good.bin", **common},
-        {"name": "offline", "file": "m/offline.bin", "sha256": digest,
-         "url": f"http://127.0.0.1:{closed_port()}/offline.bin", **common},
-        {"name": "by-hand", "file": "m/by-hand.bin", "sha256": digest,
-         "homepage": f"{server.url}/project-page", **common},
+        {
+            "name": "good",
+            "file": "m/good.bin",
+            "sha256": digest,
+            "url": f"{server.url}/good.bin",
+            **common,
+        },
+        {
+            "name": "tampered",
+            "file": "m/tampered.bin",
+            "sha256": digest,
+            "url": f"{server.url}/tampered.bin",
+            **common,
+        },
+        {
+            "name": "by-prefix",
+            "file": "m/prefixed.bin",
+            "sha256_prefix": digest[:8],
+            "url": f"{server.url}/good.bin",
+            **common,
+        },
+        {
+            "name": "offline",
+            "file": "m/offline.bin",
+            "sha256": digest,
+            "url": f"http://127.0.0.1:{closed_port()}/offline.bin",
+            **common,
+        },
+        {
+            "name": "by-hand",
+            "file": "m/by-hand.bin",
+            "sha256": digest,
+            "homepage": f"{server.url}/project-page",
+            **common,
+        },
     ]
     path = tmp_path / "manifest.yaml"
     path.write_text(yaml.safe_dump({"models": models}))
@@ -246,8 +271,10 @@ def test_cli_fetch_of_a_model_without_file_address_says_so_in_one_line(
     argv = ["fetch", "by-hand", "--manifest", str(manifest)]
     assert _run_cli(argv, monkeypatch, tmp_path / "w") == 1
     (line,) = capsys.readouterr().out.splitlines()
-    assert line == (f"by-hand: no direct download address; download it by hand from "
-                    f"{server.url}/project-page to {tmp_path / 'w' / 'm' / 'by-hand.bin'}")
+    assert line == (
+        f"by-hand: no direct download address; download it by hand from "
+        f"{server.url}/project-page to {tmp_path / 'w' / 'm' / 'by-hand.bin'}"
+    )
     assert server.requests == []
 
 

@@ -20,24 +20,35 @@ from workers.stages.ingest import IngestOutput
 from workers.stages.separate import SeparateOutput
 
 SAMPLES: dict[str, Any] = {
-    "ingest": IngestOutput(2.0, 44100, 2, "ab" * 32, "wav", "pcm_s16le", -20.0, -1.0,
-                           "tenants/t/jobs/j/canonical.flac"),
-    "separate": SeparateOutput("k/vocals.flac", "k/accompaniment.flac",
-                               VocalActivity.from_json({"hop_seconds": 0.1,
-                                                        "level": [-5.0] * 20,
-                                                        "active": [True] * 20}),
-                               ModelInfo("repet-sim", None), ("a warning",)),
-    "detect": DetectOutput("inconclusive", {"vocals": 0.5, "mixture": None, "overall": 0.5},
-                           {"vocals": 0.9, "mixture": None},
-                           {"hop_seconds": 1.0, "vocals": [0.5, 0.5], "mixture": []},
-                           {"vocal_detector": ModelInfo("aasist", "cd" * 32)}, ()),
+    "ingest": IngestOutput(
+        2.0, 44100, 2, "ab" * 32, "wav", "pcm_s16le", -20.0, -1.0, "tenants/t/jobs/j/canonical.flac"
+    ),
+    "separate": SeparateOutput(
+        "k/vocals.flac",
+        "k/accompaniment.flac",
+        VocalActivity.from_json({"hop_seconds": 0.1, "level": [-5.0] * 20, "active": [True] * 20}),
+        ModelInfo("repet-sim", None),
+        ("a warning",),
+    ),
+    "detect": DetectOutput(
+        "inconclusive",
+        {"vocals": 0.5, "mixture": None, "overall": 0.5},
+        {"vocals": 0.9, "mixture": None},
+        {"hop_seconds": 1.0, "vocals": [0.5, 0.5], "mixture": []},
+        {"vocal_detector": ModelInfo("aasist", "cd" * 32)},
+        (),
+    ),
     "finalize": FinalizeOutput(),
 }
 
 
 def test_the_registry_lists_the_stages_in_order_with_their_queues():
     assert [(s.name, s.queue) for s in STAGES] == [
-        ("ingest", "cpu"), ("separate", "gpu"), ("detect", "gpu"), ("finalize", "cpu")]
+        ("ingest", "cpu"),
+        ("separate", "gpu"),
+        ("detect", "gpu"),
+        ("finalize", "cpu"),
+    ]
 
 
 def test_every_input_field_is_the_output_type_of_an_earlier_stage():
@@ -86,6 +97,14 @@ def _new_job(database_url: str) -> uuid.UUID:
         tenant = Tenant(name=f"chain-{job_id}")
         session.add(tenant)
         session.flush()
-        session.add(Job(id=job_id, tenant_id=tenant.id, status="running", progress=0.0,
-                        source=JobSource.upload("a.wav", "k").to_json(), attempts=0))
+        session.add(
+            Job(
+                id=job_id,
+                tenant_id=tenant.id,
+                status="running",
+                progress=0.0,
+                source=JobSource.upload("a.wav", "k").to_json(),
+                attempts=0,
+            )
+        )
     return job_id

@@ -59,10 +59,20 @@ print(json.dumps({"status": status, "retry": delay is not None,
 
 def test_ingest_finalize_and_webhooks_run_without_importing_torch(tmp_path):
     tone = make_tone_file(tmp_path / "tone.wav")
-    env = {**os.environ, "SOUNDSCAPE_DATA_DIR": str(tmp_path / "data"),
-           "SOUNDSCAPE_ALLOW_PRIVATE_URLS": "true", "SOUNDSCAPE_WEBHOOK_TIMEOUT": "2"}
+    env = {
+        **os.environ,
+        "SOUNDSCAPE_DATA_DIR": str(tmp_path / "data"),
+        "SOUNDSCAPE_ALLOW_PRIVATE_URLS": "true",
+        "SOUNDSCAPE_WEBHOOK_TIMEOUT": "2",
+    }
     hook = f"http://127.0.0.1:{closed_port()}/hook"
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(tone), hook], cwd=PROJECT_ROOT,
-                          env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(tone), hook],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result == {"status": "succeeded", "retry": True, "torch": False}
