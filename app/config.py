@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -88,9 +88,6 @@ class Settings:
     def stale_job_seconds(self) -> int:
         """A running job silent for this long has lost its worker and is not coming back."""
         return self.visibility_timeout + 2 * self.stage_hard_time_limit
-
-    def with_overrides(self, **overrides: Any) -> Settings:
-        return replace(self, **overrides)
 
 
 def _coerce(raw: str, annotation: str) -> Any:

@@ -18,7 +18,7 @@ from app import jobstate
 from app.config import Settings, load_settings
 from app.queue import CPU_QUEUE, START_TASK, WEBHOOK_TASK, celery_config, enqueue_job
 from workers import webhooks
-from workers.runner import TRANSIENT_ERRORS, execute_stage, fail_stage
+from workers.runner import TRANSIENT_ERRORS, check_chain, execute_stage, fail_stage
 from workers.runtime import sweep_workdirs, worker_runtime
 from workers.stages import STAGES, Stage
 
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 
 def create_celery(settings: Settings) -> Celery:
+    check_chain(STAGES)  # a mis-wired stage registry stops the worker at start, not mid-job
     app = Celery("soundscape")
     app.conf.update(celery_config(settings))
     app.conf.task_routes = {stage.task_name: {"queue": stage.queue} for stage in STAGES}

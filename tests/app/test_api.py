@@ -2,6 +2,7 @@
 
 import io
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -93,7 +94,7 @@ def test_bad_uploads_are_refused_at_submit_and_nothing_is_queued(
 def test_an_upload_over_the_size_limit_is_413(migrated_settings, wav_bytes):
     from app import create_app
 
-    small = migrated_settings.with_overrides(max_upload_bytes=1000)
+    small = replace(migrated_settings, max_upload_bytes=1000)
     client = create_app(small).test_client()
     key = create_key(small.database_url, "tenant-small")
     big = wav_bytes + b"\0" * (2 << 20)
@@ -105,7 +106,7 @@ def test_an_upload_over_the_size_limit_is_413(migrated_settings, wav_bytes):
 def test_an_upload_one_byte_over_the_limit_is_413(migrated_settings, wav_bytes):
     from app import create_app
 
-    exact = migrated_settings.with_overrides(max_upload_bytes=len(wav_bytes) - 1)
+    exact = replace(migrated_settings, max_upload_bytes=len(wav_bytes) - 1)
     client = create_app(exact).test_client()
     key = create_key(exact.database_url, "tenant-exact")
     response = upload(client, key, wav_bytes)
@@ -116,7 +117,7 @@ def test_an_upload_one_byte_over_the_limit_is_413(migrated_settings, wav_bytes):
 def test_with_the_broker_down_a_submit_is_503_and_nothing_is_kept(migrated_settings, wav_bytes):
     from app import create_app
 
-    down = migrated_settings.with_overrides(broker_url="redis://127.0.0.1:1/0")
+    down = replace(migrated_settings, broker_url="redis://127.0.0.1:1/0")
     client = create_app(down).test_client()
     key = create_key(down.database_url, "tenant-down")
     response = upload(client, key, wav_bytes)
@@ -235,9 +236,7 @@ def test_health_and_readiness_on_the_embedded_default(client):
 def test_readiness_names_the_dependency_that_is_down(migrated_settings):
     from app import create_app
 
-    broken = migrated_settings.with_overrides(
-        database_url="postgresql+psycopg://nobody@127.0.0.1:1/x"
-    )
+    broken = replace(migrated_settings, database_url="postgresql+psycopg://nobody@127.0.0.1:1/x")
     response = create_app(broken).test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["database"].startswith("unavailable")
