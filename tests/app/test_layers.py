@@ -39,3 +39,18 @@ print(json.dumps(sorted(loaded & {{'torch', 'workers', 'numpy'}})))
         [sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
     )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_top_level_help_imports_no_command_module():
+    script = """
+import contextlib, io, json, sys
+from app.cli import main
+with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):
+    main(['--help'])
+loaded = {m.split('.')[0] for m in sys.modules}
+print(json.dumps(sorted(loaded & {'torch', 'workers', 'numpy'})))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
