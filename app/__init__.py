@@ -10,7 +10,9 @@ from flask import Flask
 from app.config import Settings, load_settings
 
 
-def create_app(settings: Settings | None = None, test_config: dict[str, Any] | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None, test_config: dict[str, Any] | None = None
+) -> Flask:
     """Build the API. ``settings`` defaults to the SOUNDSCAPE_* environment."""
     from app.api import register_api
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,9 @@ class Settings:
     max_duration_seconds: float = 20 * 60.0
     min_duration_seconds: float = 0.5
     presign_expiry_seconds: int = 3600
+    # The address clients reach the API at, for artifact links in webhooks (and in API
+    # answers, which otherwise use the address the request came to).
+    public_url: str = ""
     # Celery reliability: the visibility timeout must exceed the longest stage's hard limit.
     stage_soft_time_limit: int = 1500
     stage_hard_time_limit: int = 1800
@@ -85,9 +88,6 @@ class Settings:
     def stale_job_seconds(self) -> int:
         """A running job silent for this long has lost its worker and is not coming back."""
         return self.visibility_timeout + 2 * self.stage_hard_time_limit
-
-    def with_overrides(self, **overrides: Any) -> Settings:
-        return replace(self, **overrides)
 
 
 def _coerce(raw: str, annotation: str) -> Any:

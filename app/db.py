@@ -7,12 +7,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 
 @lru_cache(maxsize=8)
@@ -25,7 +28,7 @@ def get_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # WAL lets the API read while a worker writes; foreign keys are off by default in SQLite.
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -52,7 +55,7 @@ def session_scope(url: str) -> Iterator[Session]:
         session.close()
 
 
-def alembic_config(url: str):
+def alembic_config(url: str) -> Config:
     from alembic.config import Config
 
     config = Config(str(PROJECT_ROOT / "alembic.ini"))

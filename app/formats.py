@@ -70,7 +70,7 @@ def _sniff_supported(head: bytes) -> str | None:
 def _after_id3(head: bytes) -> str:
     # ID3v2 tags precede MP3 (and sometimes AAC/FLAC) data; the size is a 28-bit syncsafe int.
     size = (head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9]
-    rest = head[10 + size:]
+    rest = head[10 + size :]
     if rest.startswith(b"fLaC"):
         return "flac"
     return _mpeg_frame(rest) or "mp3"

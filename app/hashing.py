@@ -1,4 +1,4 @@
-"""sha256 of files and streams, read in 1 MiB chunks."""
+"""sha256 of files, streams (read in 1 MiB chunks) and API keys."""
 
 from __future__ import annotations
 
@@ -20,3 +20,8 @@ def sha256_stream(stream: IO[bytes]) -> str:
 def sha256_file(path: Path) -> str:
     with path.open("rb") as fh:
         return sha256_stream(fh)
+
+
+def hash_key(key: str) -> str:
+    """How an API key is stored and looked up: its sha256, never the key itself."""
+    return hashlib.sha256(key.encode()).hexdigest()

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from app.jobsource import JobSource
 from app.models import Job
 
 
@@ -13,15 +14,14 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def job_to_dict(job: Job, artifact_url: Callable[[str, str], str | None]) -> dict[str, Any]:
+def job_to_dict(job: Job, artifact_url: Callable[[str, str], str]) -> dict[str, Any]:
     """A job as clients see it; ``artifact_url(name, key)`` turns stored keys into links."""
-    source = {k: v for k, v in job.source.items() if k != "key"}
     body: dict[str, Any] = {
         "id": str(job.id),
         "status": job.status,
         "stage": job.stage,
         "progress": round(job.progress, 3),
-        "source": source,
+        "source": JobSource.from_json(job.source).public(),
         "metadata": job.client_metadata,
         "webhook_url": job.webhook_url,
         "created_at": _iso(job.created_at),
@@ -34,7 +34,8 @@ def job_to_dict(job: Job, artifact_url: Callable[[str, str], str | None]) -> dic
     }
     if job.status == "succeeded" and job.result is not None:
         result = dict(job.result)
-        result["artifacts"] = {name: artifact_url(name, key)
-                               for name, key in (result.get("artifacts") or {}).items()}
+        result["artifacts"] = {
+            name: artifact_url(name, key) for name, key in (result.get("artifacts") or {}).items()
+        }
         body["result"] = result
     return body

@@ -99,32 +99,50 @@ class LocalStorage:
 class S3Storage:
     """Objects in ``bucket`` under ``prefix``; downloads are handed out as presigned URLs."""
 
-    def __init__(self, bucket: str, prefix: str, endpoint_url: str | None, region: str,
-                 public_endpoint_url: str | None = None) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str,
+        endpoint_url: str | None,
+        region: str,
+        public_endpoint_url: str | None = None,
+    ) -> None:
         import boto3
         from botocore.config import Config
 
         self.bucket, self.prefix = bucket, prefix.strip("/")
-        config = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5,
-                        read_timeout=60, signature_version="s3v4")
-        self.client = boto3.client("s3", endpoint_url=endpoint_url or None,
-                                   region_name=region, config=config)
+        config = Config(
+            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=60,
+            signature_version="s3v4",
+        )
+        self.client = boto3.client(
+            "s3", endpoint_url=endpoint_url or None, region_name=region, config=config
+        )
         # Presigning is local computation: a client for the public address signs links
         # that work from outside while traffic from the workers stays internal.
-        self.signer = self.client if not public_endpoint_url else boto3.client(
-            "s3", endpoint_url=public_endpoint_url, region_name=region, config=config)
+        self.signer = (
+            self.client
+            if not public_endpoint_url
+            else boto3.client(
+                "s3", endpoint_url=public_endpoint_url, region_name=region, config=config
+            )
+        )
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def put_file(self, key: str, path: Path, content_type: str) -> int:
-        self.client.upload_file(str(path), self.bucket, self._key(key),
-                                ExtraArgs={"ContentType": content_type})
+        self.client.upload_file(
+            str(path), self.bucket, self._key(key), ExtraArgs={"ContentType": content_type}
+        )
         return path.stat().st_size
 
     def put_stream(self, key: str, stream: IO[bytes], content_type: str) -> int:
-        self.client.upload_fileobj(stream, self.bucket, self._key(key),
-                                   ExtraArgs={"ContentType": content_type})
+        self.client.upload_fileobj(
+            stream, self.bucket, self._key(key), ExtraArgs={"ContentType": content_type}
+        )
         return self.size(key) or 0
 
     def get_file(self, key: str, path: Path) -> None:
@@ -152,16 +170,23 @@ class S3Storage:
         return self.size(key) is not None
 
     def head_bytes(self, key: str, n: int) -> bytes:
-        body = self.client.get_object(Bucket=self.bucket, Key=self._key(key), Range=f"bytes=0-{n - 1}")
+        body = self.client.get_object(
+            Bucket=self.bucket, Key=self._key(key), Range=f"bytes=0-{n - 1}"
+        )
         return bytes(body["Body"].read())
 
     def url_for(self, key: str, expires: int) -> str | None:
-        return str(self.signer.generate_presigned_url(
-            "get_object", Params={"Bucket": self.bucket, "Key": self._key(key)}, ExpiresIn=expires
-        ))
+        return str(
+            self.signer.generate_presigned_url(
+                "get_object",
+                Params={"Bucket": self.bucket, "Key": self._key(key)},
+                ExpiresIn=expires,
+            )
+        )
 
     def open(self, key: str) -> IO[bytes]:
-        return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+        body: IO[bytes] = self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+        return body
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
@@ -171,8 +196,12 @@ class S3Storage:
 
 
 def make_storage(settings: Settings) -> Storage:
-    return _make_storage(settings.storage_url, settings.s3_endpoint_url, settings.s3_region,
-                         settings.s3_public_endpoint_url)
+    return _make_storage(
+        settings.storage_url,
+        settings.s3_endpoint_url,
+        settings.s3_region,
+        settings.s3_public_endpoint_url,
+    )
 
 
 @lru_cache(maxsize=8)
@@ -182,5 +211,6 @@ def _make_storage(storage_url: str, endpoint_url: str, region: str, public_url: 
         return LocalStorage(Path(url2pathname(parsed.path)))
     if parsed.scheme == "s3":
         return S3Storage(parsed.netloc, parsed.path, endpoint_url, region, public_url or None)
-    raise ValueError(f"SOUNDSCAPE_STORAGE_URL must be s3://bucket/prefix or file:///path, "
-                     f"got {storage_url!r}")
+    raise ValueError(
+        f"SOUNDSCAPE_STORAGE_URL must be s3://bucket/prefix or file:///path, got {storage_url!r}"
+    )

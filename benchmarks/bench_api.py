@@ -27,9 +27,9 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.cli.keys import create_key  # noqa: E402
 from app.config import PROJECT_ROOT  # noqa: E402
 from app.db import upgrade  # noqa: E402
-from app.keys_cli import create_key  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/12"
@@ -37,16 +37,41 @@ REDIS_URL = "redis://127.0.0.1:6379/12"
 
 def make_clip(tmp: Path) -> bytes:
     clip = tmp / "clip.mp3"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i",
-                    str(PROJECT_ROOT.parent / "shared" / "audio" / "198-209-0000.ogg"),
-                    "-t", "5", str(clip)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(PROJECT_ROOT.parent / "shared" / "audio" / "198-209-0000.ogg"),
+            "-t",
+            "5",
+            str(clip),
+        ],
+        check=True,
+    )
     return clip.read_bytes()
 
 
 def start_api(env: dict[str, str], workers: int, port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "app.wsgi:app", "-b",
-                             f"127.0.0.1:{port}", "-w", str(workers)], cwd=PROJECT_ROOT,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "app.wsgi:app",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(workers),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(120):
         try:
             if requests.get(f"http://127.0.0.1:{port}/readyz", timeout=1).ok:
@@ -60,8 +85,12 @@ def start_api(env: dict[str, str], workers: int, port: int) -> subprocess.Popen[
 def run_load(url: str, key: str, clip: bytes, total: int, concurrency: int) -> list[float]:
     def one(_: int) -> float:
         start = time.perf_counter()
-        response = requests.post(url, files={"file": ("clip.mp3", clip)},
-                                 headers={"Authorization": f"Bearer {key}"}, timeout=60)
+        response = requests.post(
+            url,
+            files={"file": ("clip.mp3", clip)},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=60,
+        )
         if response.status_code != 202:
             raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
         return time.perf_counter() - start
@@ -83,8 +112,12 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
-            env = {**os.environ, "SOUNDSCAPE_DATABASE_URL": database_url,
-                   "SOUNDSCAPE_BROKER_URL": REDIS_URL, "SOUNDSCAPE_DATA_DIR": str(tmp)}
+            env = {
+                **os.environ,
+                "SOUNDSCAPE_DATABASE_URL": database_url,
+                "SOUNDSCAPE_BROKER_URL": REDIS_URL,
+                "SOUNDSCAPE_DATA_DIR": str(tmp),
+            }
             upgrade(database_url)
             key, clip, port = create_key(database_url, "bench"), make_clip(tmp), 8790
             api = start_api(env, args.api_workers, port)
@@ -98,10 +131,14 @@ def main() -> None:
                 api.terminate()
                 api.wait(timeout=30)
         quantiles = statistics.quantiles(latencies, n=100)
-        print(f"requests {args.requests}  concurrency {args.concurrency}  "
-              f"gunicorn workers {args.api_workers}  upload {len(clip) / 1024:.0f} KiB")
-        print(f"throughput {args.requests / wall:.1f} submits/s  "
-              f"latency p50 {quantiles[49] * 1000:.0f} ms  p95 {quantiles[94] * 1000:.0f} ms")
+        print(
+            f"requests {args.requests}  concurrency {args.concurrency}  "
+            f"gunicorn workers {args.api_workers}  upload {len(clip) / 1024:.0f} KiB"
+        )
+        print(
+            f"throughput {args.requests / wall:.1f} submits/s  "
+            f"latency p50 {quantiles[49] * 1000:.0f} ms  p95 {quantiles[94] * 1000:.0f} ms"
+        )
     finally:
         redis.Redis.from_url(REDIS_URL).flushdb()
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 if TYPE_CHECKING:
-    from workers.nn.registry import Detector
+    from workers.models.roles import WindowDetector
 
 BATCH_SIZES = (1, 16)
 
 
-def windows_per_second(detector: Detector, batch_size: int, min_seconds: float) -> float:
+def windows_per_second(detector: WindowDetector, batch_size: int, min_seconds: float) -> float:
     """Windows per second of ``detector.score_batch`` on (batch_size, window) float32 input."""
     import torch
 
@@ -45,7 +45,7 @@ def windows_per_second(detector: Detector, batch_size: int, min_seconds: float) 
 
 def main() -> int:
     from app.config import load_settings
-    from workers.nn.registry import DETECTORS, load_detector
+    from workers.models.registry import load_model, specs
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", dest="models", metavar="NAME")
@@ -55,13 +55,16 @@ def main() -> int:
     import torch
 
     settings = load_settings()
-    print(f"device {args.device}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs")
-    header = f"{'model':<12}{'window':>8}" + "".join(f"{f'batch {b} win/s':>17}"
-                                                      for b in BATCH_SIZES)
+    print(
+        f"device {args.device}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+    )
+    header = f"{'model':<12}{'window':>8}" + "".join(
+        f"{f'batch {b} win/s':>17}" for b in BATCH_SIZES
+    )
     print(header)
-    for name in args.models or list(DETECTORS):
-        detector = load_detector(name, settings.weights_dir, args.device)
+    for name in args.models or list(specs("vocal-detector")):
+        detector = load_model("vocal-detector", name, settings.weights_dir, args.device)
         rates = [windows_per_second(detector, b, args.seconds) for b in BATCH_SIZES]
         seconds_audio = detector.window / detector.sample_rate
         print(f"{name:<12}{seconds_audio:>7.2f}s" + "".join(f"{r:>17.2f}" for r in rates))

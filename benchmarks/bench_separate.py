@@ -83,7 +83,7 @@ def _loop_mix(path: str, seconds: float):
     """(2, n) float32: the first ``seconds`` of ``path``, repeated when the file is shorter."""
     import numpy as np
 
-    from workers.pipeline.audio import decode_file
+    from workers.compute.audio import decode_file
 
     audio = decode_file(path, sample_rate=SR, channels=2, max_seconds=seconds)
     repeats = int(np.ceil(seconds * SR / audio.shape[1]))
@@ -94,7 +94,7 @@ def _playlist_mix(seconds: float):
     """(2, n) float32: ``PLAYLIST`` back to back, then again a semitone lower, and so on."""
     import numpy as np
 
-    from workers.pipeline.audio import decode_file
+    from workers.compute.audio import decode_file
 
     mix = np.zeros((2, int(seconds * SR)), dtype=np.float32)
     filled, rate = 0, float(SR)
@@ -102,8 +102,12 @@ def _playlist_mix(seconds: float):
         for name in PLAYLIST:
             # Decoded at a higher rate and played at SR: slower and a semitone lower.
             wanted = mix.shape[1] - filled
-            audio = decode_file(AUDIO / name, sample_rate=int(round(rate)), channels=2,
-                                max_seconds=wanted / rate + 0.1)[:, :wanted]
+            audio = decode_file(
+                AUDIO / name,
+                sample_rate=int(round(rate)),
+                channels=2,
+                max_seconds=wanted / rate + 0.1,
+            )[:, :wanted]
             mix[:, filled : filled + audio.shape[1]] = audio
             filled += audio.shape[1]
             if filled >= mix.shape[1]:
@@ -114,24 +118,25 @@ def _playlist_mix(seconds: float):
 
 def _build(name: str):
     if name == "repet-sim":
-        from workers.pipeline.repet_sim import RepetSimSeparator
+        from workers.models.repet_sim import RepetSimSeparator
 
         return RepetSimSeparator()
     import torch
     from demucs.htdemucs import HTDemucs
 
-    from workers.pipeline.demucs_separator import DemucsSeparator
-    from workers.pipeline.types import ModelInfo
+    from workers.models.demucs import DemucsSeparator
+    from workers.models.roles import ModelInfo
 
     torch.manual_seed(0)
-    model = HTDemucs(sources=["drums", "bass", "other", "vocals"], bottom_channels=512,
-                     segment=7.8).eval()
+    model = HTDemucs(
+        sources=["drums", "bass", "other", "vocals"], bottom_channels=512, segment=7.8
+    ).eval()
     return DemucsSeparator(model, ModelInfo("htdemucs (random init)", None), torch.device("cpu"))
 
 
 def _measure(name: str, path: str | None, seconds: float, queue) -> None:
     sys.path.insert(0, str(ROOT))
-    from workers.pipeline.separate import separate
+    from workers.compute.separation import separate
 
     mix = _loop_mix(path, seconds) if path else _playlist_mix(seconds)
     separator = _build(name)
@@ -140,14 +145,23 @@ def _measure(name: str, path: str | None, seconds: float, queue) -> None:
     with RssSampler() as sampler:
         result = separate(mix, SR, separator)
     elapsed = time.perf_counter() - start
-    queue.put({"method": name, "audio_s": seconds, "elapsed_s": elapsed,
-               "rtf": elapsed / seconds, "rss_ready_mb": ready_mb,
-               "rss_peak_mb": _peak_rss_mb(), "growth_mb": sampler.peak_mb - ready_mb,
-               "active": float(result.activity.active.mean())})
+    queue.put(
+        {
+            "method": name,
+            "audio_s": seconds,
+            "elapsed_s": elapsed,
+            "rtf": elapsed / seconds,
+            "rss_ready_mb": ready_mb,
+            "rss_peak_mb": _peak_rss_mb(),
+            "growth_mb": sampler.peak_mb - ready_mb,
+            "active": float(result.activity.active.mean()),
+        }
+    )
 
 
 def run_one(name: str, path: str | None, seconds: float) -> dict:
-    """Measure ``name`` on ``seconds`` of ``path`` looped (None: the playlist), in a fresh process."""
+    """Measure ``name`` on ``seconds`` of ``path`` looped (None: the playlist), in a fresh
+    process."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(target=_measure, args=(name, path, seconds, queue))
@@ -159,12 +173,22 @@ def run_one(name: str, path: str | None, seconds: float) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, nargs="+", default=[30.0],
-                        help="track lengths to measure (default 30)")
-    parser.add_argument("--memory-seconds", type=float, default=0.0,
-                        help="one more, longer length, e.g. 600 for 10 minutes")
-    parser.add_argument("--loop", action="store_true",
-                        help="loop --audio instead of playing the playlist")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        nargs="+",
+        default=[30.0],
+        help="track lengths to measure (default 30)",
+    )
+    parser.add_argument(
+        "--memory-seconds",
+        type=float,
+        default=0.0,
+        help="one more, longer length, e.g. 600 for 10 minutes",
+    )
+    parser.add_argument(
+        "--loop", action="store_true", help="loop --audio instead of playing the playlist"
+    )
     parser.add_argument("--audio", default=str(SONG), help="the file --loop repeats")
     parser.add_argument("--methods", nargs="+", default=["repet-sim", "htdemucs"])
     args = parser.parse_args(argv)
@@ -172,15 +196,20 @@ def main(argv: list[str] | None = None) -> int:
 
     source = f"{args.audio} looped" if args.loop else "playlist of " + ", ".join(PLAYLIST)
     print(f"input: {source}; torch threads: {torch.get_num_threads()}")
-    print(f"{'method':<10} {'audio s':>8} {'elapsed s':>10} {'RTF':>6} {'RSS ready MB':>13} "
-          f"{'RSS peak MB':>12} {'growth MB':>10} {'active':>7}")
+    print(
+        f"{'method':<10} {'audio s':>8} {'elapsed s':>10} {'RTF':>6} {'RSS ready MB':>13} "
+        f"{'RSS peak MB':>12} {'growth MB':>10} {'active':>7}"
+    )
     lengths = args.seconds + ([args.memory_seconds] if args.memory_seconds else [])
     for seconds in lengths:
         for method in args.methods:
             r = run_one(method, args.audio if args.loop else None, seconds)
-            print(f"{r['method']:<10} {r['audio_s']:>8.0f} {r['elapsed_s']:>10.1f} "
-                  f"{r['rtf']:>6.3f} {r['rss_ready_mb']:>13.0f} {r['rss_peak_mb']:>12.0f} "
-                  f"{r['growth_mb']:>10.0f} {r['active']:>7.2f}", flush=True)
+            print(
+                f"{r['method']:<10} {r['audio_s']:>8.0f} {r['elapsed_s']:>10.1f} "
+                f"{r['rtf']:>6.3f} {r['rss_ready_mb']:>13.0f} {r['rss_peak_mb']:>12.0f} "
+                f"{r['growth_mb']:>10.0f} {r['active']:>7.2f}",
+                flush=True,
+            )
     return 0
 
 

@@ -28,7 +28,7 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.config import PROJECT_ROOT  # noqa: E402
-from workers.pipeline.audio import decode_file  # noqa: E402
+from workers.compute.audio import decode_file  # noqa: E402
 
 RATE = 16000
 AUDIO_DIR = PROJECT_ROOT.parent / "shared" / "audio"
@@ -38,7 +38,12 @@ CLIP_SECONDS = 5.0  # target; each recording is split into equal clips of 4-6 s
 ESPEAK = [  # (voice, words per minute, pitch 0-99, text)
     ("en-us+f3", 160, 60, "The river was quiet that morning, and the boats waited by the pier."),
     ("en-gb+m3", 140, 40, "He said he would come back before the winter, but nobody believed him."),
-    ("en-gb-scotland+f2", 170, 70, "Every song on the record was written in a single week in June."),
+    (
+        "en-gb-scotland+f2",
+        170,
+        70,
+        "Every song on the record was written in a single week in June.",
+    ),
     ("en-029+m1", 150, 30, "Please keep the tickets until the end of the journey, thank you."),
     ("en-gb-x-rp+m7", 130, 50, "I remember the smell of rain on the old wooden porch at night."),
     ("en-us+f5", 180, 80, "She played the melody twice, slower the second time, and then stopped."),
@@ -56,8 +61,9 @@ def griffin_lim(samples: np.ndarray) -> np.ndarray:
     import librosa
 
     magnitude = np.abs(librosa.stft(samples, n_fft=512, hop_length=128))
-    out = librosa.griffinlim(magnitude, n_iter=32, hop_length=128, n_fft=512,
-                             length=len(samples), random_state=0)
+    out = librosa.griffinlim(
+        magnitude, n_iter=32, hop_length=128, n_fft=512, length=len(samples), random_state=0
+    )
     return out.astype(np.float32)
 
 
@@ -65,8 +71,11 @@ def espeak(voice: str, speed: int, pitch: int, text: str) -> np.ndarray:
     """Synthesise ``text`` with espeak-ng; float32 mono (n,) at RATE."""
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "tts.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch),
-                        "-w", str(wav), text], check=True, capture_output=True)
+        subprocess.run(
+            ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(wav), text],
+            check=True,
+            capture_output=True,
+        )
         return decode_file(wav, RATE, 1)[0]
 
 
@@ -88,8 +97,10 @@ def build(out: Path) -> dict[str, int]:
             counts["real"] += 1
             counts["fake/griffin-lim"] += 1
     for index, (voice, speed, pitch, text) in enumerate(ESPEAK):
-        write(out / "fake" / "espeak-ng" / f"espeak_{index:02d}.wav",
-              espeak(voice, speed, pitch, text))
+        write(
+            out / "fake" / "espeak-ng" / f"espeak_{index:02d}.wav",
+            espeak(voice, speed, pitch, text),
+        )
         counts["fake/espeak-ng"] += 1
     return counts
 
@@ -102,8 +113,10 @@ def main() -> int:
     for kind, count in counts.items():
         print(f"{kind:<18}{count:>4} clips")
     print(f"written to {args.out}")
-    print("Sanity check only: espeak-ng and Griffin-Lim are crude synthesis, not modern "
-          "voice clones; figures on this set say nothing about real deepfakes.")
+    print(
+        "Sanity check only: espeak-ng and Griffin-Lim are crude synthesis, not modern "
+        "voice clones; figures on this set say nothing about real deepfakes."
+    )
     return 0
 
 

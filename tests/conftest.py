@@ -58,8 +58,22 @@ def make_tone_file(path: Path, seconds: float = 3.0, sample_rate: int = 44100) -
     left = 0.3 * np.sin(2 * np.pi * 220.0 * t) + 0.2 * np.sin(2 * np.pi * 330.0 * t)
     right = 0.3 * np.sin(2 * np.pi * 277.2 * t) + 0.2 * np.sin(2 * np.pi * 440.0 * t)
     raw = np.stack([left, right], axis=1).astype("<f4").tobytes()
-    cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "f32le", "-ar", str(sample_rate),
-           "-ac", "2", "-i", "pipe:0", str(path)]
+    cmd = [
+        "ffmpeg",
+        "-nostdin",
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "f32le",
+        "-ar",
+        str(sample_rate),
+        "-ac",
+        "2",
+        "-i",
+        "pipe:0",
+        str(path),
+    ]
     subprocess.run(cmd, input=raw, check=True)
     return path
 
@@ -75,7 +89,7 @@ def migrated_settings(settings: Settings) -> Settings:
 
 @pytest.fixture()
 def api_key(migrated_settings: Settings) -> str:
-    from app.keys_cli import create_key
+    from app.cli.keys import create_key
 
     return create_key(migrated_settings.database_url, "tenant-a")
 

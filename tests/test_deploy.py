@@ -19,8 +19,13 @@ OUR_SERVICES = ("api", "worker-cpu", "worker-gpu", "migrate")
 
 
 def test_the_stack_has_every_service():
-    assert set(COMPOSE["services"]) == {*OUR_SERVICES, "postgres", "redis", "minio",
-                                        "createbuckets"}
+    assert set(COMPOSE["services"]) == {
+        *OUR_SERVICES,
+        "postgres",
+        "redis",
+        "minio",
+        "createbuckets",
+    }
 
 
 @pytest.mark.parametrize("service", OUR_SERVICES)
@@ -36,8 +41,13 @@ def test_the_entrypoint_commands_exist():
         assert words[0] in COMMANDS, line
         if words[0] == "db":
             parser.parse_args(["db", *words[1:]])
-    app = subprocess.run([sys.executable, "-c", "import app.wsgi; print(app.wsgi.app.name)"],
-                         cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    app = subprocess.run(
+        [sys.executable, "-c", "import app.wsgi; print(app.wsgi.app.name)"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert app.stdout.strip() == "app"
 
 
@@ -54,5 +64,7 @@ def test_redis_never_evicts_queued_jobs():
 
 def test_migrate_runs_once_before_the_api():
     assert COMPOSE["services"]["migrate"]["restart"] == "no"
-    assert COMPOSE["services"]["api"]["depends_on"]["migrate"]["condition"] == \
-        "service_completed_successfully"
+    assert (
+        COMPOSE["services"]["api"]["depends_on"]["migrate"]["condition"]
+        == "service_completed_successfully"
+    )

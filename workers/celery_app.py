@@ -13,33 +13,41 @@ from typing import Any
 
 from celery import Celery, chain, signals
 from celery.exceptions import Ignore
-from sqlalchemy import and_, or_, update
 
+from app import jobstate
 from app.config import Settings, load_settings
-from app.models import Job, utcnow
 from app.queue import CPU_QUEUE, START_TASK, WEBHOOK_TASK, celery_config, enqueue_job
-from workers import jobstate
+from workers import webhooks
+from workers.runner import TRANSIENT_ERRORS, check_chain, execute_stage, fail_stage
 from workers.runtime import sweep_workdirs, worker_runtime
-from workers.stages import STAGES, TRANSIENT_ERRORS, Stage, execute_stage, fail_stage
-from workers.tasks import webhook
+from workers.stages import STAGES, Stage
 
 REAPER_TASK = "soundscape.reaper"
 MAX_TRANSIENT_RETRIES = 3
+# A transient error is retried after 5, 15, 45 s: a database or storage blip, not an outage.
+RETRY_BASE_SECONDS = 5
 log = logging.getLogger(__name__)
 
 
 def create_celery(settings: Settings) -> Celery:
+    check_chain(STAGES)  # a mis-wired stage registry stops the worker at start, not mid-job
     app = Celery("soundscape")
     app.conf.update(celery_config(settings))
     app.conf.task_routes = {stage.task_name: {"queue": stage.queue} for stage in STAGES}
-    app.conf.task_routes |= {name: {"queue": CPU_QUEUE}
-                             for name in (START_TASK, REAPER_TASK, WEBHOOK_TASK)}
-    app.conf.beat_schedule = {"reap-stale-jobs": {
-        "task": REAPER_TASK, "schedule": float(settings.reaper_interval_seconds)}}
+    app.conf.task_routes |= {
+        name: {"queue": CPU_QUEUE} for name in (START_TASK, REAPER_TASK, WEBHOOK_TASK)
+    }
+    app.conf.beat_schedule = {
+        "reap-stale-jobs": {
+            "task": REAPER_TASK,
+            "schedule": float(settings.reaper_interval_seconds),
+        }
+    }
     app.conf.beat_schedule_filename = str(settings.data_dir / "celerybeat-schedule")
     for stage in STAGES:
         app.task(name=stage.task_name, bind=True, max_retries=MAX_TRANSIENT_RETRIES)(
-            _stage_task(stage))
+            _stage_task(stage)
+        )
     app.task(name=START_TASK)(start_job)
     app.task(name=REAPER_TASK)(reap)
     app.task(name=WEBHOOK_TASK, bind=True, max_retries=None)(deliver_webhook)
@@ -56,7 +64,9 @@ def _stage_task(stage: Stage) -> Callable[..., None]:
             if self.request.retries >= MAX_TRANSIENT_RETRIES:
                 fail_stage(runtime, uuid.UUID(job_id), stage.name, exc)
                 raise Ignore() from exc
-            raise self.retry(exc=exc, countdown=5 * 3 ** self.request.retries) from exc
+            raise self.retry(
+                exc=exc, countdown=RETRY_BASE_SECONDS * 3**self.request.retries
+            ) from exc
         if not go_on:
             raise Ignore()  # the job is finished, failed or canceled: stop the chain here
 
@@ -73,15 +83,14 @@ def start_job(job_id: str) -> None:
         log.error("ignored a start message for a malformed job id %r", job_id)
         return
     with worker_runtime().session() as session:
-        now = utcnow()
-        launchable = or_(Job.status == "queued", and_(Job.status == "running", Job.stage.is_(None)))
-        moved = session.execute(
-            update(Job).where(Job.id == jid, launchable)
-            .values(status="running", started_at=now, heartbeat_at=None, updated_at=now))
-        session.commit()
-    if moved.rowcount:  # type: ignore[attr-defined]
-        chain(*(app.signature(stage.task_name, args=(job_id,), immutable=True,
-                              queue=stage.queue) for stage in STAGES)).apply_async()
+        launch = jobstate.start_job(session, jid)
+    if launch:
+        chain(
+            *(
+                app.signature(stage.task_name, args=(job_id,), immutable=True, queue=stage.queue)
+                for stage in STAGES
+            )
+        ).apply_async()
 
 
 def reap() -> int:
@@ -89,23 +98,24 @@ def reap() -> int:
     runtime = worker_runtime()
     settings = runtime.settings
     with runtime.session() as session:
-        failed = jobstate.reap_stale_jobs(session, settings.stale_job_seconds,
-                                          settings.max_queue_wait_seconds)
+        failed = jobstate.reap_stale_jobs(
+            session, settings.stale_job_seconds, settings.max_queue_wait_seconds
+        )
         waiting = jobstate.queued_too_long(session, settings.requeue_after_seconds)
     for job_id in failed:
-        webhook.notify_if_finished(runtime, job_id)
+        webhooks.notify_if_finished(runtime, job_id)
     for job_id in waiting:
         enqueue_job(settings, str(job_id))
     return len(failed)
 
 
 def deliver_webhook(self: Any, job_id: str) -> None:
-    delay = webhook.deliver(worker_runtime(), job_id, attempt=self.request.retries + 1)
+    delay = webhooks.deliver(worker_runtime(), job_id, attempt=self.request.retries + 1)
     if delay is not None:
         raise self.retry(countdown=delay)
 
 
-@signals.worker_init.connect
+@signals.worker_init.connect  # type: ignore[untyped-decorator]
 def _on_worker_init(**_: Any) -> None:
     sweep_workdirs(worker_runtime().settings)
 

@@ -12,10 +12,12 @@ from typing import Any
 
 from app.config import Settings
 from app.db import session_scope, upgrade
+from app.jobsource import JobSource
 from app.models import Job, Tenant
 from app.storage import Storage, job_key
+from workers.runner import execute_stage
 from workers.runtime import runtime_from
-from workers.stages import STAGES, execute_stage
+from workers.stages import STAGES
 
 
 class AnalysisFailed(Exception):
@@ -39,8 +41,16 @@ def analyze_file(path: Path, settings: Settings, out_dir: Path | None = None) ->
         key = job_key(tenant.id, job_id, "source")
         with path.open("rb") as fh:
             runtime.storage.put_stream(key, fh, "application/octet-stream")
-        session.add(Job(id=job_id, tenant_id=tenant.id, status="running", progress=0.0,
-                        source={"kind": "upload", "filename": path.name, "key": key}, attempts=0))
+        session.add(
+            Job(
+                id=job_id,
+                tenant_id=tenant.id,
+                status="running",
+                progress=0.0,
+                source=JobSource.upload(path.name, key).to_json(),
+                attempts=0,
+            )
+        )
     for stage in STAGES:
         if not execute_stage(runtime, stage, str(job_id)):
             break

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from app import jobstate
 from app.config import Settings, load_settings
 from app.db import get_sessionmaker
+from app.jobstate import JobRef
 from app.storage import Storage, job_key, make_storage
-from workers import jobstate
-from workers.jobstate import JobRef
 
 
 @dataclass(frozen=True)
@@ -36,13 +36,6 @@ class Runtime:
         root.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="stage-", dir=root) as tmp:
             yield Path(tmp)
-
-    def fetch_artifact(self, job: JobRef, name: str, target: Path) -> Path:
-        """Download the artifact ``name`` of ``job`` (as recorded by an earlier stage)."""
-        with self.session() as session:
-            key = jobstate.artifact_key(session, job.id, name)
-        self.storage.get_file(key, target)
-        return target
 
     def store_artifact(self, job: JobRef, name: str, path: Path, content_type: str) -> str:
         """Upload ``path`` under the job's deterministic key for ``name`` and record it."""

@@ -36,13 +36,22 @@ def _too_large(_exc: RequestEntityTooLarge) -> Response:
     from flask import current_app
 
     limit = current_app.config["SETTINGS"].max_upload_bytes
-    return problem_response(TooLargeError(f"the upload exceeds the limit of {limit} bytes").problem())
+    return problem_response(
+        TooLargeError(f"the upload exceeds the limit of {limit} bytes").problem()
+    )
 
 
 def _http_error(exc: HTTPException) -> Response:
     code = (exc.name or "error").lower().replace(" ", "_")
-    return problem_response({"type": "about:blank", "title": exc.name, "status": exc.code or 500,
-                             "detail": exc.description, "code": code})
+    return problem_response(
+        {
+            "type": "about:blank",
+            "title": exc.name,
+            "status": exc.code or 500,
+            "detail": exc.description,
+            "code": code,
+        }
+    )
 
 
 def _unexpected(exc: Exception) -> Response:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 
 from flask import current_app, g, request
@@ -12,26 +11,25 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db import get_sessionmaker
 from app.errors import UnauthorizedError
+from app.hashing import hash_key
 from app.models import ApiKey
 from app.storage import Storage, make_storage
 
 
 def settings() -> Settings:
-    return current_app.config["SETTINGS"]
+    configured: Settings = current_app.config["SETTINGS"]
+    return configured
 
 
 def db() -> Session:
     if "db_session" not in g:
         g.db_session = get_sessionmaker(settings().database_url)()
-    return g.db_session
+    session: Session = g.db_session
+    return session
 
 
 def storage() -> Storage:
     return make_storage(settings())
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def tenant_id() -> uuid.UUID:
@@ -40,8 +38,9 @@ def tenant_id() -> uuid.UUID:
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise UnauthorizedError("send an API key as 'Authorization: Bearer <key>'")
-    row = db().scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key.strip()),
-                                           ApiKey.revoked_at.is_(None)))
+    row = db().scalar(
+        select(ApiKey).where(ApiKey.key_hash == hash_key(key.strip()), ApiKey.revoked_at.is_(None))
+    )
     if row is None:
         raise UnauthorizedError("the API key is not valid")
     return row.tenant_id

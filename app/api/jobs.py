@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, request, send_file, url_for
+from flask import Blueprint, redirect, request, send_file
 from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.api import context as ctx
 from app.errors import InvalidRequestError, NotFoundError
 from app.hashing import sha256_stream
+from app.jobsource import JobSource
+from app.links import artifact_links
 from app.models import Artifact, Job
+from app.outbound import check_url_source
 from app.serializers import job_to_dict
 from app.services import jobs as service
-from app.services.sources import check_url_source
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 
@@ -40,8 +42,9 @@ def index() -> dict[str, Any]:
         limit = int(request.args.get("limit", "20"))
     except ValueError:
         raise InvalidRequestError("limit must be an integer") from None
-    rows, cursor = service.list_jobs(ctx.db(), tenant, request.args.get("status"), limit,
-                                     request.args.get("cursor"))
+    rows, cursor = service.list_jobs(
+        ctx.db(), tenant, request.args.get("status"), limit, request.args.get("cursor")
+    )
     return {"data": [_render(job) for job in rows], "next_cursor": cursor}
 
 
@@ -64,18 +67,16 @@ def artifact(job_id: str, name: str) -> WerkzeugResponse:
     url = ctx.storage().url_for(row.key, ctx.settings().presign_expiry_seconds)
     if url:
         return redirect(url, code=302)
-    return send_file(ctx.storage().open(row.key), mimetype=row.content_type,
-                     download_name=row.key.rsplit("/", 1)[-1])
+    return send_file(
+        ctx.storage().open(row.key),
+        mimetype=row.content_type,
+        download_name=row.key.rsplit("/", 1)[-1],
+    )
 
 
 def _render(job: Job) -> dict[str, Any]:
-    store, expiry = ctx.storage(), ctx.settings().presign_expiry_seconds
-
-    def artifact_url(name: str, key: str) -> str | None:
-        return store.url_for(key, expiry) or url_for(
-            "jobs.artifact", job_id=str(job.id), name=name, _external=True)
-
-    return job_to_dict(job, artifact_url)
+    links = artifact_links(ctx.settings(), ctx.storage(), job.id, request.host_url)
+    return job_to_dict(job, links)
 
 
 def _parse_submission() -> tuple[service.NewJob, Any]:
@@ -85,9 +86,11 @@ def _parse_submission() -> tuple[service.NewJob, Any]:
         upload = request.files.get("file")
         if upload is None:
             raise InvalidRequestError("multipart requests need a 'file' part")
-        fields = {"webhook_url": request.form.get("webhook_url"),
-                  "metadata": _json_field(request.form.get("metadata"))}
-        source = {"kind": "upload", "filename": upload.filename or "upload"}
+        fields = {
+            "webhook_url": request.form.get("webhook_url"),
+            "metadata": _json_field(request.form.get("metadata")),
+        }
+        source = JobSource.upload(upload.filename or "upload")
         # The request is hashed only to recognise a repeat of an Idempotency-Key.
         digest = sha256_stream(upload.stream) if idem else ""
         new = _new_job(source, fields, idem, {"file": digest, **fields})
@@ -99,17 +102,18 @@ def _parse_submission() -> tuple[service.NewJob, Any]:
     return new, None
 
 
-def _parse_source(source: Any) -> dict[str, Any]:
+def _parse_source(source: Any) -> JobSource:
     if not isinstance(source, dict) or len(source) != 1:
         raise InvalidRequestError("source must be an object with exactly one of 'url' or 's3_key'")
-    (kind, value), = source.items()
+    ((kind, value),) = source.items()
     if kind not in ("url", "s3_key") or not isinstance(value, str) or not value:
         raise InvalidRequestError("source must be {'url': '...'} or {'s3_key': '...'}")
-    return {"kind": kind, kind: value}
+    return JobSource.from_json({"kind": kind, kind: value})
 
 
-def _new_job(source: dict[str, Any], fields: dict[str, Any], idem: str | None,
-             hashed: dict[str, Any]) -> service.NewJob:
+def _new_job(
+    source: JobSource, fields: dict[str, Any], idem: str | None, hashed: dict[str, Any]
+) -> service.NewJob:
     webhook, metadata = fields.get("webhook_url"), fields.get("metadata")
     if webhook is not None:
         if not isinstance(webhook, str):
@@ -119,8 +123,13 @@ def _new_job(source: dict[str, Any], fields: dict[str, Any], idem: str | None,
         raise InvalidRequestError("metadata must be a JSON object")
     if idem is not None and not 1 <= len(idem) <= 255:
         raise InvalidRequestError("Idempotency-Key must be 1 to 255 characters")
-    return service.NewJob(source=source, webhook_url=webhook, metadata=metadata,
-                          idempotency_key=idem, request_hash=service.request_hash(hashed))
+    return service.NewJob(
+        source=source,
+        webhook_url=webhook,
+        metadata=metadata,
+        idempotency_key=idem,
+        request_hash=service.request_hash(hashed),
+    )
 
 
 def _json_field(raw: str | None) -> Any:

@@ -10,11 +10,17 @@ from app.models import JOB_STATUSES
 
 bp = Blueprint("openapi", __name__)
 
-_PROBLEM = {"description": "Problem", "content": {"application/problem+json": {
-    "schema": {"$ref": "#/components/schemas/Problem"}}}}
+_PROBLEM = {
+    "description": "Problem",
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
 _JOB = {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}
-_JOB_ID = {"name": "job_id", "in": "path", "required": True,
-           "schema": {"type": "string", "format": "uuid"}}
+_JOB_ID = {
+    "name": "job_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
 
 
 def _errors(*codes: int) -> dict[str, Any]:
@@ -22,80 +28,193 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 
 PATHS: dict[str, Any] = {
-    "/healthz": {"get": {"summary": "The process is up", "security": [],
-                         "responses": {"200": {"description": "ok"}}}},
-    "/readyz": {"get": {"summary": "Database, broker and storage are reachable", "security": [],
-                        "responses": {"200": {"description": "ready"},
-                                      "503": {"description": "a dependency is unreachable"}}}},
-    "/metrics": {"get": {"summary": "Prometheus metrics", "security": [],
-                         "responses": {"200": {"description": "text exposition format"}}}},
-    "/openapi.json": {"get": {"summary": "This document", "security": [],
-                              "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+    "/healthz": {
+        "get": {
+            "summary": "The process is up",
+            "security": [],
+            "responses": {"200": {"description": "ok"}},
+        }
+    },
+    "/readyz": {
+        "get": {
+            "summary": "Database, broker and storage are reachable",
+            "security": [],
+            "responses": {
+                "200": {"description": "ready"},
+                "503": {"description": "a dependency is unreachable"},
+            },
+        }
+    },
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics",
+            "security": [],
+            "responses": {"200": {"description": "text exposition format"}},
+        }
+    },
+    "/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "security": [],
+            "responses": {"200": {"description": "OpenAPI 3.1"}},
+        }
+    },
     "/v1/jobs": {
         "post": {
             "summary": "Submit a track for analysis",
-            "parameters": [{"name": "Idempotency-Key", "in": "header",
-                            "schema": {"type": "string", "maxLength": 255}}],
-            "requestBody": {"required": True, "content": {
-                "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
-                                                   "properties": {
-                                                       "file": {"type": "string", "format": "binary"},
-                                                       "webhook_url": {"type": "string"},
-                                                       "metadata": {"type": "string",
-                                                                    "description": "JSON object"}}}},
-                "application/json": {"schema": {"$ref": "#/components/schemas/RemoteSubmission"}}}},
-            "responses": {"202": {"description": "Queued; Location names the job",
-                                  "headers": {"Location": {"schema": {"type": "string"}}},
-                                  "content": _JOB},
-                          **_errors(400, 401, 404, 413, 415, 422, 503)}},
+            "parameters": [
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "schema": {"type": "string", "maxLength": 255},
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["file"],
+                            "properties": {
+                                "file": {"type": "string", "format": "binary"},
+                                "webhook_url": {"type": "string"},
+                                "metadata": {"type": "string", "description": "JSON object"},
+                            },
+                        }
+                    },
+                    "application/json": {
+                        "schema": {"$ref": "#/components/schemas/RemoteSubmission"}
+                    },
+                },
+            },
+            "responses": {
+                "202": {
+                    "description": "Queued; Location names the job",
+                    "headers": {"Location": {"schema": {"type": "string"}}},
+                    "content": _JOB,
+                },
+                **_errors(400, 401, 404, 413, 415, 422, 503),
+            },
+        },
         "get": {
             "summary": "List jobs, newest first",
             "parameters": [
                 {"name": "status", "in": "query", "schema": {"enum": list(JOB_STATUSES)}},
-                {"name": "limit", "in": "query",
-                 "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
-                {"name": "cursor", "in": "query", "schema": {"type": "string"}}],
-            "responses": {"200": {"description": "A page of jobs", "content": {
-                "application/json": {"schema": {"type": "object", "properties": {
-                    "data": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}},
-                    "next_cursor": {"type": ["string", "null"]}}}}}},
-                **_errors(400, 401)}}},
-    "/v1/jobs/{job_id}": {"get": {
-        "summary": "Poll a job", "parameters": [_JOB_ID],
-        "responses": {"200": {"description": "The job", "content": _JOB}, **_errors(401, 404)}}},
-    "/v1/jobs/{job_id}/cancel": {"post": {
-        "summary": "Cancel a queued or running job (it stops at the next stage boundary)",
-        "parameters": [_JOB_ID],
-        "responses": {"200": {"description": "The canceled job", "content": _JOB},
-                      **_errors(401, 404, 409)}}},
-    "/v1/jobs/{job_id}/artifacts/{name}": {"get": {
-        "summary": "Download an artifact (a redirect to a presigned URL on S3)",
-        "parameters": [_JOB_ID, {"name": "name", "in": "path", "required": True,
-                                 "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "The file"}, "302": {"description": "Presigned URL"},
-                      **_errors(401, 404)}}},
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                },
+                {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": {
+                    "description": "A page of jobs",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "data": {
+                                        "type": "array",
+                                        "items": {"$ref": "#/components/schemas/Job"},
+                                    },
+                                    "next_cursor": {"type": ["string", "null"]},
+                                },
+                            }
+                        }
+                    },
+                },
+                **_errors(400, 401),
+            },
+        },
+    },
+    "/v1/jobs/{job_id}": {
+        "get": {
+            "summary": "Poll a job",
+            "parameters": [_JOB_ID],
+            "responses": {"200": {"description": "The job", "content": _JOB}, **_errors(401, 404)},
+        }
+    },
+    "/v1/jobs/{job_id}/cancel": {
+        "post": {
+            "summary": "Cancel a queued or running job (it stops at the next stage boundary)",
+            "parameters": [_JOB_ID],
+            "responses": {
+                "200": {"description": "The canceled job", "content": _JOB},
+                **_errors(401, 404, 409),
+            },
+        }
+    },
+    "/v1/jobs/{job_id}/artifacts/{name}": {
+        "get": {
+            "summary": "Download an artifact (a redirect to a presigned URL on S3)",
+            "parameters": [
+                _JOB_ID,
+                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": {"description": "The file"},
+                "302": {"description": "Presigned URL"},
+                **_errors(401, 404),
+            },
+        }
+    },
 }
 
 SCHEMAS: dict[str, Any] = {
-    "Problem": {"type": "object", "required": ["type", "title", "status", "code"], "properties": {
-        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-        "detail": {"type": "string"}, "code": {"type": "string"}}},
-    "RemoteSubmission": {"type": "object", "required": ["source"], "properties": {
-        "source": {"oneOf": [
-            {"type": "object", "required": ["url"], "properties": {"url": {"type": "string"}}},
-            {"type": "object", "required": ["s3_key"],
-             "properties": {"s3_key": {"type": "string"}}}]},
-        "webhook_url": {"type": "string"}, "metadata": {"type": "object"}}},
-    "Job": {"type": "object", "properties": {
-        "id": {"type": "string", "format": "uuid"},
-        "status": {"enum": list(JOB_STATUSES)},
-        "stage": {"type": ["string", "null"]},
-        "progress": {"type": "number", "minimum": 0, "maximum": 1},
-        "source": {"type": "object"}, "metadata": {"type": ["object", "null"]},
-        "error": {"oneOf": [{"$ref": "#/components/schemas/Problem"}, {"type": "null"}]},
-        "result": {"type": ["object", "null"], "description": "The report of DESIGN.md"},
-        "created_at": {"type": "string", "format": "date-time"},
-        "finished_at": {"type": ["string", "null"], "format": "date-time"}}},
+    "Problem": {
+        "type": "object",
+        "required": ["type", "title", "status", "code"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "code": {"type": "string"},
+        },
+    },
+    "RemoteSubmission": {
+        "type": "object",
+        "required": ["source"],
+        "properties": {
+            "source": {
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "required": ["url"],
+                        "properties": {"url": {"type": "string"}},
+                    },
+                    {
+                        "type": "object",
+                        "required": ["s3_key"],
+                        "properties": {"s3_key": {"type": "string"}},
+                    },
+                ]
+            },
+            "webhook_url": {"type": "string"},
+            "metadata": {"type": "object"},
+        },
+    },
+    "Job": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "status": {"enum": list(JOB_STATUSES)},
+            "stage": {"type": ["string", "null"]},
+            "progress": {"type": "number", "minimum": 0, "maximum": 1},
+            "source": {"type": "object"},
+            "metadata": {"type": ["object", "null"]},
+            "error": {"oneOf": [{"$ref": "#/components/schemas/Problem"}, {"type": "null"}]},
+            "result": {
+                "type": ["object", "null"],
+                "description": "The report (verdict, scores, timeline, models, artifacts)",
+            },
+            "created_at": {"type": "string", "format": "date-time"},
+            "finished_at": {"type": ["string", "null"], "format": "date-time"},
+        },
+    },
 }
 
 
@@ -103,10 +222,15 @@ SCHEMAS: dict[str, Any] = {
 def spec() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
-        "info": {"title": "SoundScape", "version": "1",
-                 "description": "Scans music for AI deepfakes: cloned vocals and generated songs."},
+        "info": {
+            "title": "SoundScape",
+            "version": "1",
+            "description": "Scans music for AI deepfakes: cloned vocals and generated songs.",
+        },
         "paths": PATHS,
-        "components": {"schemas": SCHEMAS, "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
         "security": [{"bearer": []}],
     }

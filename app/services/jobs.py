@@ -11,10 +11,11 @@ from datetime import datetime
 from typing import IO, Any
 
 from kombu.exceptions import OperationalError as KombuOperationalError
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app import jobstate
 from app.config import Settings
 from app.errors import (
     ConflictError,
@@ -25,9 +26,10 @@ from app.errors import (
     TooLargeError,
 )
 from app.formats import SNIFF_BYTES, sniff_format
+from app.jobsource import JobSource
 from app.models import JOB_STATUSES, TERMINAL_STATUSES, Job, utcnow
+from app.outbound import check_url_source
 from app.queue import enqueue_job, enqueue_webhook
-from app.services.sources import check_s3_source, check_url_source
 from app.storage import Storage, job_key
 
 MAX_PAGE = 100
@@ -37,7 +39,7 @@ MAX_PAGE = 100
 class NewJob:
     """What a client asked for, validated: exactly one of upload / url / s3_key is set."""
 
-    source: dict[str, Any]
+    source: JobSource
     webhook_url: str | None
     metadata: dict[str, Any] | None
     idempotency_key: str | None
@@ -48,16 +50,24 @@ def find_replay(session: Session, tenant_id: uuid.UUID, new: NewJob) -> Job | No
     """The job a repeated request (same Idempotency-Key) created, or None for a new request."""
     if not new.idempotency_key:
         return None
-    job = session.scalar(select(Job).where(
-        Job.tenant_id == tenant_id, Job.idempotency_key == new.idempotency_key))
+    job = session.scalar(
+        select(Job).where(Job.tenant_id == tenant_id, Job.idempotency_key == new.idempotency_key)
+    )
     if job is not None and job.request_hash != new.request_hash:
         raise IdempotencyConflictError(
-            "this Idempotency-Key was already used with a different request body")
+            "this Idempotency-Key was already used with a different request body"
+        )
     return job
 
 
-def submit_upload(session: Session, settings: Settings, storage: Storage, tenant_id: uuid.UUID,
-                  new: NewJob, stream: IO[bytes]) -> Job:
+def submit_upload(
+    session: Session,
+    settings: Settings,
+    storage: Storage,
+    tenant_id: uuid.UUID,
+    new: NewJob,
+    stream: IO[bytes],
+) -> Job:
     """Store an uploaded file as the job's source and queue the job."""
     size = stream.seek(0, 2)
     if size > settings.max_upload_bytes:
@@ -68,29 +78,46 @@ def submit_upload(session: Session, settings: Settings, storage: Storage, tenant
     job = _new_job(tenant_id, new)
     key = job_key(tenant_id, job.id, "source")
     storage.put_stream(key, stream, "application/octet-stream")
-    job.source = {**new.source, "key": key}
+    job.source = JobSource.upload(new.source.filename or "upload", key).to_json()
     return _queue(session, settings, storage, job, new, stored=key)
 
 
-def submit_remote(session: Session, settings: Settings, storage: Storage, tenant_id: uuid.UUID,
-                  new: NewJob) -> Job:
+def submit_remote(
+    session: Session, settings: Settings, storage: Storage, tenant_id: uuid.UUID, new: NewJob
+) -> Job:
     """Queue a job whose source is a URL or an object already in storage."""
-    if "url" in new.source:
-        check_url_source(new.source["url"], settings.allow_private_urls)
+    if new.source.url is not None:
+        check_url_source(new.source.url, settings.allow_private_urls)
     else:
-        check_s3_source(storage, tenant_id, new.source["s3_key"], settings.max_upload_bytes)
+        assert new.source.key is not None
+        check_s3_source(storage, tenant_id, new.source.key, settings.max_upload_bytes)
     return _queue(session, settings, storage, _new_job(tenant_id, new), new, stored=None)
 
 
 def _new_job(tenant_id: uuid.UUID, new: NewJob) -> Job:
-    return Job(id=uuid.uuid4(), tenant_id=tenant_id, status="queued", progress=0.0,
-               source=dict(new.source), webhook_url=new.webhook_url,
-               client_metadata=new.metadata, idempotency_key=new.idempotency_key,
-               request_hash=new.request_hash, attempts=0, created_at=utcnow())
+    return Job(
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        status="queued",
+        progress=0.0,
+        source=new.source.to_json(),
+        webhook_url=new.webhook_url,
+        client_metadata=new.metadata,
+        idempotency_key=new.idempotency_key,
+        request_hash=new.request_hash,
+        attempts=0,
+        created_at=utcnow(),
+    )
 
 
-def _queue(session: Session, settings: Settings, storage: Storage, job: Job, new: NewJob,
-           stored: str | None) -> Job:
+def _queue(
+    session: Session,
+    settings: Settings,
+    storage: Storage,
+    job: Job,
+    new: NewJob,
+    stored: str | None,
+) -> Job:
     """Commit the job, then send it; on failure remove what was stored for it."""
     session.add(job)
     try:
@@ -109,14 +136,27 @@ def _queue(session: Session, settings: Settings, storage: Storage, job: Job, new
         session.delete(job)
         session.commit()
         _discard(storage, stored)
-        raise QueueUnavailableError("the job queue cannot be reached; nothing was kept, "
-                                    "send the request again") from exc
+        raise QueueUnavailableError(
+            "the job queue cannot be reached; nothing was kept, send the request again"
+        ) from exc
     return job
 
 
 def _discard(storage: Storage, key: str | None) -> None:
     if key is not None:
         storage.delete(key)
+
+
+def check_s3_source(storage: Storage, tenant_id: uuid.UUID, key: str, max_bytes: int) -> None:
+    """A tenant may only scan objects under its own ``tenants/{id}/`` prefix."""
+    if not key.startswith(f"tenants/{tenant_id}/") or ".." in key.split("/"):
+        raise NotFoundError(f"no object {key} for this tenant")
+    size = storage.size(key)
+    if size is None:
+        raise NotFoundError(f"no object {key} for this tenant")
+    if size > max_bytes:
+        raise TooLargeError(f"the object is {size} bytes; the limit is {max_bytes}")
+    sniff_format(storage.head_bytes(key, SNIFF_BYTES))
 
 
 def get_job(session: Session, tenant_id: uuid.UUID, job_id: str) -> Job:
@@ -131,8 +171,9 @@ def get_job(session: Session, tenant_id: uuid.UUID, job_id: str) -> Job:
     return job
 
 
-def list_jobs(session: Session, tenant_id: uuid.UUID, status: str | None, limit: int,
-              cursor: str | None) -> tuple[list[Job], str | None]:
+def list_jobs(
+    session: Session, tenant_id: uuid.UUID, status: str | None, limit: int, cursor: str | None
+) -> tuple[list[Job], str | None]:
     """Newest first; ``cursor`` continues after the last job of the previous page."""
     if status is not None and status not in JOB_STATUSES:
         raise InvalidRequestError(f"status must be one of {', '.join(JOB_STATUSES)}")
@@ -144,8 +185,9 @@ def list_jobs(session: Session, tenant_id: uuid.UUID, status: str | None, limit:
     if cursor:
         created, last_id = _decode_cursor(cursor)
         query = query.where(tuple_(Job.created_at, Job.id) < tuple_(created, last_id))
-    rows = list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc())
-                                .limit(limit + 1)))
+    rows = list(
+        session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1))
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (_encode_cursor(rows[-1]) if more else None)
@@ -158,17 +200,11 @@ def cancel_job(session: Session, settings: Settings, tenant_id: uuid.UUID, job_i
         return job
     if job.status in TERMINAL_STATUSES:
         raise ConflictError(f"job {job_id} already {job.status}; it can no longer be canceled")
-    # Conditional update: a worker finishing at this instant cannot be overwritten.
-    now = utcnow()
-    result = session.execute(
-        update(Job).where(Job.id == job.id, Job.status.in_(("queued", "running")))
-        .values(status="canceled", finished_at=now, updated_at=now)
-        .execution_options(synchronize_session=False))
-    session.commit()
+    canceled = jobstate.cancel_job(session, job.id)
     session.refresh(job)
-    if result.rowcount == 0 and job.status != "canceled":  # type: ignore[attr-defined]
+    if not canceled and job.status != "canceled":
         raise ConflictError(f"job {job_id} already {job.status}; it can no longer be canceled")
-    if result.rowcount and job.webhook_url:  # type: ignore[attr-defined]
+    if canceled and job.webhook_url:
         enqueue_webhook(settings, str(job.id))
     return job
 

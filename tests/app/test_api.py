@@ -2,10 +2,11 @@
 
 import io
 import json
+from dataclasses import replace
 
 import pytest
 
-from app.keys_cli import create_key
+from app.cli.keys import create_key
 from tests.conftest import make_tone_file
 
 
@@ -15,8 +16,12 @@ def auth(key: str) -> dict[str, str]:
 
 def upload(client, key, data: bytes, name="track.wav", headers=None, **form):
     body = {"file": (io.BytesIO(data), name), **form}
-    return client.post("/v1/jobs", data=body, content_type="multipart/form-data",
-                       headers={**auth(key), **(headers or {})})
+    return client.post(
+        "/v1/jobs",
+        data=body,
+        content_type="multipart/form-data",
+        headers={**auth(key), **(headers or {})},
+    )
 
 
 @pytest.fixture()
@@ -30,13 +35,17 @@ def queued_messages(settings) -> int:
     return sum(1 for p in folder.iterdir() if p.is_file()) if folder.exists() else 0
 
 
-def test_upload_answers_202_with_location_and_queues_the_job(client, api_key, wav_bytes,
-                                                             migrated_settings):
+def test_upload_answers_202_with_location_and_queues_the_job(
+    client, api_key, wav_bytes, migrated_settings
+):
     response = upload(client, api_key, wav_bytes)
     assert response.status_code == 202
     job = response.get_json()
     assert response.headers["Location"] == f"/v1/jobs/{job['id']}"
-    assert job["status"] == "queued" and job["source"] == {"kind": "upload", "filename": "track.wav"}
+    assert job["status"] == "queued" and job["source"] == {
+        "kind": "upload",
+        "filename": "track.wav",
+    }
     assert queued_messages(migrated_settings) == 1
     stored = migrated_settings.data_dir / "artifacts" / "tenants"
     assert [p.read_bytes() for p in stored.rglob("source")] == [wav_bytes]
@@ -64,14 +73,17 @@ def test_another_tenants_job_is_not_found(client, api_key, wav_bytes, migrated_s
     assert client.get("/v1/jobs", headers=auth(other)).get_json()["data"] == []
 
 
-@pytest.mark.parametrize("data,status,code", [
-    (b"", 400, "empty_audio"),
-    (b"just some text, not audio at all", 415, "not_audio"),
-    (b"MThd\x00\x00\x00\x06\x00\x01\x00\x01", 415, "unsupported_format"),
-])
-def test_bad_uploads_are_refused_at_submit_and_nothing_is_queued(client, api_key,
-                                                                 migrated_settings, data, status,
-                                                                 code):
+@pytest.mark.parametrize(
+    "data,status,code",
+    [
+        (b"", 400, "empty_audio"),
+        (b"just some text, not audio at all", 415, "not_audio"),
+        (b"MThd\x00\x00\x00\x06\x00\x01\x00\x01", 415, "unsupported_format"),
+    ],
+)
+def test_bad_uploads_are_refused_at_submit_and_nothing_is_queued(
+    client, api_key, migrated_settings, data, status, code
+):
     response = upload(client, api_key, data)
     assert response.status_code == status
     problem = response.get_json()
@@ -82,7 +94,7 @@ def test_bad_uploads_are_refused_at_submit_and_nothing_is_queued(client, api_key
 def test_an_upload_over_the_size_limit_is_413(migrated_settings, wav_bytes):
     from app import create_app
 
-    small = migrated_settings.with_overrides(max_upload_bytes=1000)
+    small = replace(migrated_settings, max_upload_bytes=1000)
     client = create_app(small).test_client()
     key = create_key(small.database_url, "tenant-small")
     big = wav_bytes + b"\0" * (2 << 20)
@@ -94,7 +106,7 @@ def test_an_upload_over_the_size_limit_is_413(migrated_settings, wav_bytes):
 def test_an_upload_one_byte_over_the_limit_is_413(migrated_settings, wav_bytes):
     from app import create_app
 
-    exact = migrated_settings.with_overrides(max_upload_bytes=len(wav_bytes) - 1)
+    exact = replace(migrated_settings, max_upload_bytes=len(wav_bytes) - 1)
     client = create_app(exact).test_client()
     key = create_key(exact.database_url, "tenant-exact")
     response = upload(client, key, wav_bytes)
@@ -105,7 +117,7 @@ def test_an_upload_one_byte_over_the_limit_is_413(migrated_settings, wav_bytes):
 def test_with_the_broker_down_a_submit_is_503_and_nothing_is_kept(migrated_settings, wav_bytes):
     from app import create_app
 
-    down = migrated_settings.with_overrides(broker_url="redis://127.0.0.1:1/0")
+    down = replace(migrated_settings, broker_url="redis://127.0.0.1:1/0")
     client = create_app(down).test_client()
     key = create_key(down.database_url, "tenant-down")
     response = upload(client, key, wav_bytes)
@@ -115,31 +127,52 @@ def test_with_the_broker_down_a_submit_is_503_and_nothing_is_kept(migrated_setti
 
 
 def test_a_json_submission_needs_exactly_one_source(client, api_key):
-    for body in ({}, {"source": {}}, {"source": {"url": "x", "s3_key": "y"}},
-                 {"source": {"ftp": "x"}}):
+    for body in (
+        {},
+        {"source": {}},
+        {"source": {"url": "x", "s3_key": "y"}},
+        {"source": {"ftp": "x"}},
+    ):
         response = client.post("/v1/jobs", json=body, headers=auth(api_key))
         assert response.status_code == 400, body
         assert response.get_json()["code"] == "invalid_request"
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1/a.mp3", "http://localhost:8000/a.mp3",
-                                 "http://[::1]/a.mp3", "http://169.254.169.254/latest/meta-data",
-                                 "http://10.1.2.3/a.mp3", "http://0x7f.1/a.mp3"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/a.mp3",
+        "http://localhost:8000/a.mp3",
+        "http://[::1]/a.mp3",
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.1.2.3/a.mp3",
+        "http://0x7f.1/a.mp3",
+    ],
+)
 def test_urls_into_private_networks_are_refused(client, api_key, url):
     response = client.post("/v1/jobs", json={"source": {"url": url}}, headers=auth(api_key))
     assert response.status_code == 400 and "non-public" in response.get_json()["detail"]
 
 
-@pytest.mark.parametrize("url", ["http://example.com:99999/a.mp3", "http://h:abc/",
-                                 "http://[::1/a", "ftp://example.com/a.mp3", "/relative.mp3"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com:99999/a.mp3",
+        "http://h:abc/",
+        "http://[::1/a",
+        "ftp://example.com/a.mp3",
+        "/relative.mp3",
+    ],
+)
 def test_malformed_urls_are_400_not_500(client, api_key, url):
     response = client.post("/v1/jobs", json={"source": {"url": url}}, headers=auth(api_key))
     assert response.status_code == 400 and response.get_json()["code"] == "invalid_request"
 
 
 def test_an_s3_key_outside_the_tenant_is_not_found(client, api_key):
-    response = client.post("/v1/jobs", json={"source": {"s3_key": "tenants/other/x.mp3"}},
-                           headers=auth(api_key))
+    response = client.post(
+        "/v1/jobs", json={"source": {"s3_key": "tenants/other/x.mp3"}}, headers=auth(api_key)
+    )
     assert response.status_code == 404
 
 
@@ -147,10 +180,12 @@ def test_listing_is_newest_first_with_a_cursor_and_a_status_filter(client, api_k
     ids = [upload(client, api_key, wav_bytes).get_json()["id"] for _ in range(5)]
     client.post(f"/v1/jobs/{ids[0]}/cancel", headers=auth(api_key))
     first = client.get("/v1/jobs?limit=2", headers=auth(api_key)).get_json()
-    second = client.get(f"/v1/jobs?limit=2&cursor={first['next_cursor']}",
-                        headers=auth(api_key)).get_json()
-    third = client.get(f"/v1/jobs?limit=2&cursor={second['next_cursor']}",
-                       headers=auth(api_key)).get_json()
+    second = client.get(
+        f"/v1/jobs?limit=2&cursor={first['next_cursor']}", headers=auth(api_key)
+    ).get_json()
+    third = client.get(
+        f"/v1/jobs?limit=2&cursor={second['next_cursor']}", headers=auth(api_key)
+    ).get_json()
     seen = [job["id"] for page in (first, second, third) for job in page["data"]]
     assert seen == ids[::-1] and third["next_cursor"] is None
     canceled = client.get("/v1/jobs?status=canceled", headers=auth(api_key)).get_json()["data"]
@@ -162,17 +197,18 @@ def test_listing_rejects_unknown_status_and_bad_cursor(client, api_key):
     assert client.get("/v1/jobs?cursor=garbage!", headers=auth(api_key)).status_code == 400
 
 
-def test_cancel_marks_a_queued_job_canceled_and_a_second_cancel_is_harmless(client, api_key,
-                                                                           wav_bytes):
+def test_cancel_marks_a_queued_job_canceled_and_a_second_cancel_is_harmless(
+    client, api_key, wav_bytes
+):
     job = upload(client, api_key, wav_bytes).get_json()
     for _ in range(2):
         response = client.post(f"/v1/jobs/{job['id']}/cancel", headers=auth(api_key))
         assert response.status_code == 200 and response.get_json()["status"] == "canceled"
 
 
-def test_repeating_a_request_with_its_idempotency_key_returns_the_first_job(client, api_key,
-                                                                          wav_bytes,
-                                                                          migrated_settings):
+def test_repeating_a_request_with_its_idempotency_key_returns_the_first_job(
+    client, api_key, wav_bytes, migrated_settings
+):
     headers = {"Idempotency-Key": "abc-123"}
     first = upload(client, api_key, wav_bytes, headers=headers).get_json()
     again = upload(client, api_key, wav_bytes, headers=headers)
@@ -200,7 +236,7 @@ def test_health_and_readiness_on_the_embedded_default(client):
 def test_readiness_names_the_dependency_that_is_down(migrated_settings):
     from app import create_app
 
-    broken = migrated_settings.with_overrides(database_url="postgresql+psycopg://nobody@127.0.0.1:1/x")
+    broken = replace(migrated_settings, database_url="postgresql+psycopg://nobody@127.0.0.1:1/x")
     response = create_app(broken).test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["database"].startswith("unavailable")
@@ -208,8 +244,11 @@ def test_readiness_names_the_dependency_that_is_down(migrated_settings):
 
 def test_openapi_describes_every_route(client):
     spec = client.get("/openapi.json").get_json()
-    rules = {rule.rule.replace("<", "{").replace(">", "}")
-             for rule in client.application.url_map.iter_rules() if rule.endpoint != "static"}
+    rules = {
+        rule.rule.replace("<", "{").replace(">", "}")
+        for rule in client.application.url_map.iter_rules()
+        if rule.endpoint != "static"
+    }
     assert rules == set(spec["paths"])
 
 

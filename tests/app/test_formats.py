@@ -7,10 +7,19 @@ from app.formats import sniff_format
 from tests.conftest import make_tone_file
 
 
-@pytest.mark.parametrize("suffix,expected", [
-    (".wav", "wav"), (".flac", "flac"), (".mp3", "mp3"), (".ogg", "ogg"),
-    (".opus", "opus"), (".m4a", "m4a"), (".aac", "aac"), (".aiff", "aiff"),
-])
+@pytest.mark.parametrize(
+    "suffix,expected",
+    [
+        (".wav", "wav"),
+        (".flac", "flac"),
+        (".mp3", "mp3"),
+        (".ogg", "ogg"),
+        (".opus", "opus"),
+        (".m4a", "m4a"),
+        (".aac", "aac"),
+        (".aiff", "aiff"),
+    ],
+)
 def test_each_supported_format_is_recognised_from_its_bytes(tmp_path, ffmpeg, suffix, expected):
     path = make_tone_file(tmp_path / f"tone{suffix}", seconds=1.0)
     assert sniff_format(path.read_bytes()[:4096]) == expected
@@ -27,7 +36,9 @@ def test_empty_content_is_its_own_error():
         sniff_format(b"")
 
 
-@pytest.mark.parametrize("head", [b"\x89PNG\r\n\x1a\n" + b"\0" * 20, b"%PDF-1.7\n", b"hello, world"])
+@pytest.mark.parametrize(
+    "head", [b"\x89PNG\r\n\x1a\n" + b"\0" * 20, b"%PDF-1.7\n", b"hello, world"]
+)
 def test_non_audio_content_is_refused_as_not_audio(head):
     with pytest.raises(NotAudioError):
         sniff_format(head)

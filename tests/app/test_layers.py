@@ -17,10 +17,12 @@ settings = Settings(data_dir={str(tmp_path)!r})
 upgrade(settings.database_url)
 client = create_app(settings).test_client()
 client.get('/readyz'); client.get('/openapi.json'); client.get('/v1/jobs')
-print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {{'torch', 'workers', 'librosa', 'demucs'}})))
+loaded = {{m.split('.')[0] for m in sys.modules}}
+print(json.dumps(sorted(loaded & {{'torch', 'workers', 'librosa', 'demucs'}})))
 """
-    out = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
@@ -30,8 +32,25 @@ import json, os, sys
 os.environ['SOUNDSCAPE_DATA_DIR'] = {str(tmp_path)!r}
 from app.cli import main
 main(['db', 'upgrade'])
-print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & {{'torch', 'workers', 'numpy'}})))
+loaded = {{m.split('.')[0] for m in sys.modules}}
+print(json.dumps(sorted(loaded & {{'torch', 'workers', 'numpy'}})))
 """
-    out = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_top_level_help_imports_no_command_module():
+    script = """
+import contextlib, io, json, sys
+from app.cli import main
+with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):
+    main(['--help'])
+loaded = {m.split('.')[0] for m in sys.modules}
+print(json.dumps(sorted(loaded & {'torch', 'workers', 'numpy'})))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []

@@ -28,8 +28,13 @@ def test_local_storage_refuses_keys_that_escape_its_root(tmp_path):
 def test_links_are_signed_for_the_public_endpoint(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    store = S3Storage("bucket", "prefix", "http://minio:9000", "us-east-1",
-                      public_endpoint_url="https://media.example.com")
+    store = S3Storage(
+        "bucket",
+        "prefix",
+        "http://minio:9000",
+        "us-east-1",
+        public_endpoint_url="https://media.example.com",
+    )
     url = store.url_for("tenants/t/jobs/j/vocals.flac", 60)
     assert url is not None and url.startswith("https://media.example.com/bucket/prefix/tenants/")
     assert "X-Amz-Signature=" in url

@@ -88,8 +88,11 @@ def s3_endpoint() -> Iterator[str]:
     if not exe.exists():
         pytest.fail("moto_server is not installed: run scripts/setup.sh (moto[server])")
     port = free_port()
-    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(exe), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     wait_until(lambda: _answers(url), 30, "moto_server to start")
     yield url
@@ -116,14 +119,36 @@ class Stack:
 
     def start_api(self) -> None:
         port = free_port()
-        self.api = self._spawn("api", [sys.executable, "-m", "gunicorn", "app.wsgi:app",
-                                       "-b", f"127.0.0.1:{port}", "-w", "2"])
+        self.api = self._spawn(
+            "api",
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "app.wsgi:app",
+                "-b",
+                f"127.0.0.1:{port}",
+                "-w",
+                "2",
+            ],
+        )
         self.api_url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _answers(self.api_url + "/healthz"), 60, "gunicorn to start")
 
     def start_worker(self) -> None:
-        self.worker = self._spawn("worker", [sys.executable, "-m", "app.cli", "worker",
-                                             "--queues", "cpu,gpu", "--loglevel", "INFO"])
+        self.worker = self._spawn(
+            "worker",
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "worker",
+                "--queues",
+                "cpu,gpu",
+                "--loglevel",
+                "INFO",
+            ],
+        )
 
     def ensure_worker(self) -> None:
         if self.worker is None or self.worker.poll() is not None:
@@ -137,8 +162,14 @@ class Stack:
 
     def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{name}-{time.monotonic_ns()}.log").open("wb")
-        return subprocess.Popen(cmd, env=self.env, cwd=PROJECT_ROOT, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            cmd,
+            env=self.env,
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def stop(self) -> None:
         for proc in (self.worker, self.api):
@@ -157,16 +188,31 @@ def stack(postgres_url, redis_url, s3_endpoint, tmp_path_factory) -> Iterator[St
     from app.db import upgrade
 
     data_dir = tmp_path_factory.mktemp("stack")
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-           "AWS_DEFAULT_REGION": "us-east-1", "PYTHONUNBUFFERED": "1"}
-    env |= {"SOUNDSCAPE_" + key.upper(): value for key, value in {
-        "data_dir": str(data_dir), "database_url": postgres_url, "broker_url": redis_url,
-        "storage_url": f"s3://{BUCKET}/it", "s3_endpoint_url": s3_endpoint,
-        "weights_dir": str(WEIGHTS_DIR), "device": "cpu", "allow_private_urls": "true",
-        # Short limits so a killed worker's message comes back within seconds.
-        "visibility_timeout": "45", "stage_soft_time_limit": "30", "stage_hard_time_limit": "40",
-        "webhook_backoff_seconds": "0.5",
-    }.items()}
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env |= {
+        "SOUNDSCAPE_" + key.upper(): value
+        for key, value in {
+            "data_dir": str(data_dir),
+            "database_url": postgres_url,
+            "broker_url": redis_url,
+            "storage_url": f"s3://{BUCKET}/it",
+            "s3_endpoint_url": s3_endpoint,
+            "weights_dir": str(WEIGHTS_DIR),
+            "device": "cpu",
+            "allow_private_urls": "true",
+            # Short limits so a killed worker's message comes back within seconds.
+            "visibility_timeout": "45",
+            "stage_soft_time_limit": "30",
+            "stage_hard_time_limit": "40",
+            "webhook_backoff_seconds": "0.5",
+        }.items()
+    }
     os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
     settings = load_settings(env)
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=BUCKET)

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from app import jobstate
 from app.db import session_scope, upgrade
 from app.models import Job, Tenant, utcnow
-from workers import jobstate
 
 pytestmark = pytest.mark.integration
 
@@ -25,8 +25,14 @@ def make_job(url: str, status: str = "running", **fields) -> uuid.UUID:
         tenant = Tenant(name=f"t-{uuid.uuid4().hex[:8]}")
         session.add(tenant)
         session.flush()
-        job = Job(tenant_id=tenant.id, status=status, progress=0.0, attempts=0,
-                  source={"kind": "upload"}, **fields)
+        job = Job(
+            tenant_id=tenant.id,
+            status=status,
+            progress=0.0,
+            attempts=0,
+            source={"kind": "upload"},
+            **fields,
+        )
         session.add(job)
         session.flush()
         return job.id
@@ -78,7 +84,8 @@ def test_saving_a_stage_output_twice_keeps_one_row(db):
         jobstate.save_stage_output(session, job_id, "ingest", {"report": {"a": 1}})
         jobstate.save_stage_output(session, job_id, "ingest", {"report": {"a": 2}})
         assert jobstate.stage_outputs(session, job_id, ["ingest"]) == {
-            "ingest": {"report": {"a": 2}}}
+            "ingest": {"report": {"a": 2}}
+        }
 
 
 def test_the_reaper_fails_jobs_silent_mid_stage_but_not_jobs_waiting_for_a_queue(db):
@@ -93,14 +100,19 @@ def test_the_reaper_fails_jobs_silent_mid_stage_but_not_jobs_waiting_for_a_queue
         assert job is not None and job.error is not None and job.error["code"] == "worker_lost"
     assert mid_stage in reaped and waiting not in reaped
     assert [status_of(db, j) for j in (mid_stage, waiting, fresh, queued)] == [
-        "failed", "running", "running", "queued"]
+        "failed",
+        "running",
+        "running",
+        "queued",
+    ]
 
 
 def test_a_job_waiting_between_stages_past_the_limit_has_lost_its_message(db):
     waiting = make_job(db, heartbeat_at=None, updated_at=utcnow() - timedelta(days=2))
     with session_scope(db) as session:
-        assert waiting in jobstate.reap_stale_jobs(session, in_stage_seconds=3600,
-                                                   waiting_seconds=86400)
+        assert waiting in jobstate.reap_stale_jobs(
+            session, in_stage_seconds=3600, waiting_seconds=86400
+        )
     assert status_of(db, waiting) == "failed"
 
 

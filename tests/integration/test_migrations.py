@@ -22,7 +22,8 @@ def test_upgrade_downgrade_upgrade_round_trips(postgres_url):
     engine = get_engine(postgres_url)
     upgrade(postgres_url)
     assert {"jobs", "tracks", "tenants", "api_keys", "stage_results", "artifacts"} <= set(
-        inspect(engine).get_table_names())
+        inspect(engine).get_table_names()
+    )
     downgrade(postgres_url, "base")
     assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
     upgrade(postgres_url)

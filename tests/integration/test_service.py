@@ -17,8 +17,8 @@ import requests
 import soundfile as sf
 from sqlalchemy import func, select
 
+from app.cli.keys import create_key
 from app.db import session_scope
-from app.keys_cli import create_key
 from app.models import (
     ApiKey,
     Artifact,
@@ -29,7 +29,7 @@ from app.models import (
     WebhookAttempt,
     utcnow,
 )
-from app.services.webhooks import sign
+from app.outbound import sign
 from tests.conftest import SONG, SPEECH
 from tests.integration.conftest import BUCKET, Stack, wait_until
 
@@ -47,26 +47,49 @@ def worker_running(stack: Stack) -> None:
     stack.ensure_worker()
 
 
-def excerpt(audio_dir: Path, tmp_path: Path, name: str, start: float, seconds: float,
-            suffix: str = ".flac") -> Path:
+def excerpt(
+    audio_dir: Path, tmp_path: Path, name: str, start: float, seconds: float, suffix: str = ".flac"
+) -> Path:
     target = tmp_path / f"{Path(name).stem[:12]}-{start:g}{suffix}"
-    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-ss", str(start), "-t",
-                    str(seconds), "-i", str(audio_dir / name), str(target)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-ss",
+            str(start),
+            "-t",
+            str(seconds),
+            "-i",
+            str(audio_dir / name),
+            str(target),
+        ],
+        check=True,
+    )
     return target
 
 
 def submit_file(stack: Stack, key: str, path: Path, **headers: str) -> dict[str, Any]:
     with path.open("rb") as fh:
-        response = requests.post(f"{stack.api_url}/v1/jobs", files={"file": (path.name, fh)},
-                                 headers={"Authorization": f"Bearer {key}", **headers}, timeout=30)
+        response = requests.post(
+            f"{stack.api_url}/v1/jobs",
+            files={"file": (path.name, fh)},
+            headers={"Authorization": f"Bearer {key}", **headers},
+            timeout=30,
+        )
     assert response.status_code == 202, response.text
     return dict(response.json())
 
 
 def poll(stack: Stack, key: str, job_id: str, statuses: set[str], timeout: float = 240) -> dict:
     def check() -> dict | None:
-        job = requests.get(f"{stack.api_url}/v1/jobs/{job_id}",
-                           headers={"Authorization": f"Bearer {key}"}, timeout=10).json()
+        job = requests.get(
+            f"{stack.api_url}/v1/jobs/{job_id}",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=10,
+        ).json()
         return job if job["status"] in statuses else None
 
     return dict(wait_until(check, timeout, f"job {job_id} to reach {statuses}", interval=0.5))
@@ -75,18 +98,24 @@ def poll(stack: Stack, key: str, job_id: str, statuses: set[str], timeout: float
 def s3_keys(stack: Stack, job_id: str) -> set[str]:
     s3 = boto3.client("s3", endpoint_url=stack.settings.s3_endpoint_url)
     listing = s3.list_objects_v2(Bucket=BUCKET, Prefix="it/tenants/")
-    return {obj["Key"].rsplit("/", 1)[-1] for obj in listing.get("Contents", [])
-            if f"/jobs/{job_id}/" in obj["Key"]}
+    return {
+        obj["Key"].rsplit("/", 1)[-1]
+        for obj in listing.get("Contents", [])
+        if f"/jobs/{job_id}/" in obj["Key"]
+    }
 
 
 def count_rows(stack: Stack, model: Any, job_id: str) -> int:
     with session_scope(stack.settings.database_url) as session:
-        return int(session.scalar(select(func.count()).select_from(model)
-                                  .where(model.job_id == uuid.UUID(job_id))) or 0)
+        return int(
+            session.scalar(
+                select(func.count()).select_from(model).where(model.job_id == uuid.UUID(job_id))
+            )
+            or 0
+        )
 
 
-def test_an_upload_is_processed_to_a_report_with_rows_and_objects(stack, key, audio_dir,
-                                                                  tmp_path):
+def test_an_upload_is_processed_to_a_report_with_rows_and_objects(stack, key, audio_dir, tmp_path):
     path = excerpt(audio_dir, tmp_path, SPEECH[0], 0, 6, ".mp3")
     job = poll(stack, key, submit_file(stack, key, path)["id"], {"succeeded", "failed"})
     assert job["status"] == "succeeded", job["error"]
@@ -100,13 +129,20 @@ def test_an_upload_is_processed_to_a_report_with_rows_and_objects(stack, key, au
     assert report["timeline"]["hop_seconds"] == 1.0
     assert len(report["timeline"]["vocals"]) == 6 and len(report["timeline"]["vocal_activity"]) == 6
     assert any(score is not None for score in report["timeline"]["vocals"])
-    assert s3_keys(stack, job["id"]) == {"source", "canonical.flac", "vocals.flac",
-                                         "accompaniment.flac"}
+    assert s3_keys(stack, job["id"]) == {
+        "source",
+        "canonical.flac",
+        "vocals.flac",
+        "accompaniment.flac",
+    }
     assert count_rows(stack, Track, job["id"]) == 1
     assert count_rows(stack, Artifact, job["id"]) == 3
     with session_scope(stack.settings.database_url) as session:
-        stages = set(session.scalars(select(StageResult.stage)
-                                     .where(StageResult.job_id == uuid.UUID(job["id"]))))
+        stages = set(
+            session.scalars(
+                select(StageResult.stage).where(StageResult.job_id == uuid.UUID(job["id"]))
+            )
+        )
     assert stages == set(STAGES)
 
 
@@ -123,13 +159,18 @@ def test_artifact_links_are_presigned_and_download_the_flac(stack, key, audio_di
 def test_a_url_source_is_fetched_by_the_worker(stack, key, audio_dir, tmp_path):
     path = excerpt(audio_dir, tmp_path, SPEECH[2], 0, 5, ".wav")
     handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(  # noqa: E731
-        *a, directory=str(tmp_path), **k)
+        *a, directory=str(tmp_path), **k
+    )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/{path.name}"
-        response = requests.post(f"{stack.api_url}/v1/jobs", json={"source": {"url": url}},
-                                 headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        response = requests.post(
+            f"{stack.api_url}/v1/jobs",
+            json={"source": {"url": url}},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
         job = poll(stack, key, response.json()["id"], {"succeeded", "failed"})
     finally:
         server.shutdown()
@@ -142,9 +183,14 @@ def test_an_s3_key_of_the_tenant_is_scanned(stack, key, audio_dir, tmp_path):
         tenant = session.scalar(select(ApiKey.tenant_id).where(ApiKey.prefix == key[:10]))
     object_key = f"tenants/{tenant}/uploads/catalogue-001.flac"
     boto3.client("s3", endpoint_url=stack.settings.s3_endpoint_url).upload_file(
-        str(excerpt(audio_dir, tmp_path, SPEECH[0], 2, 5)), BUCKET, f"it/{object_key}")
-    response = requests.post(f"{stack.api_url}/v1/jobs", json={"source": {"s3_key": object_key}},
-                             headers={"Authorization": f"Bearer {key}"}, timeout=30)
+        str(excerpt(audio_dir, tmp_path, SPEECH[0], 2, 5)), BUCKET, f"it/{object_key}"
+    )
+    response = requests.post(
+        f"{stack.api_url}/v1/jobs",
+        json={"source": {"s3_key": object_key}},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    )
     assert response.status_code == 202, response.text
     job = poll(stack, key, response.json()["id"], {"succeeded", "failed"})
     assert job["status"] == "succeeded", job["error"]
@@ -164,8 +210,11 @@ def test_a_canceled_job_never_turns_succeeded(stack, key, audio_dir, tmp_path):
     path = excerpt(audio_dir, tmp_path, SONG, 20, 20)
     job_id = submit_file(stack, key, path)["id"]
     poll(stack, key, job_id, {"running"}, timeout=60)
-    canceled = requests.post(f"{stack.api_url}/v1/jobs/{job_id}/cancel",
-                             headers={"Authorization": f"Bearer {key}"}, timeout=10).json()
+    canceled = requests.post(
+        f"{stack.api_url}/v1/jobs/{job_id}/cancel",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=10,
+    ).json()
     assert canceled["status"] == "canceled"
     # The stage in flight finishes, then the chain stops: wait for the worker to go idle.
     follower = submit_file(stack, key, excerpt(audio_dir, tmp_path, SPEECH[1], 0, 4))
@@ -173,8 +222,7 @@ def test_a_canceled_job_never_turns_succeeded(stack, key, audio_dir, tmp_path):
     with session_scope(stack.settings.database_url) as session:
         job = session.get(Job, uuid.UUID(job_id))
         assert job is not None and job.status == "canceled" and job.result is None
-        done = set(session.scalars(select(StageResult.stage)
-                                   .where(StageResult.job_id == job.id)))
+        done = set(session.scalars(select(StageResult.stage).where(StageResult.job_id == job.id)))
     assert "finalize" not in done
 
 
@@ -184,30 +232,45 @@ def in_flight_stage(stack: Stack, job_id: str) -> str | None:
         job = session.get(Job, uuid.UUID(job_id))
         if job is None or job.heartbeat_at is None or job.stage not in ("separate", "detect"):
             return None
-        saved = session.scalar(select(StageResult.id).where(
-            StageResult.job_id == job.id, StageResult.stage == job.stage))
+        saved = session.scalar(
+            select(StageResult.id).where(
+                StageResult.job_id == job.id, StageResult.stage == job.stage
+            )
+        )
         return None if saved else job.stage
 
 
-def test_a_worker_killed_mid_stage_is_replaced_and_the_job_finishes_once(stack, key, audio_dir,
-                                                                        tmp_path):
+def test_a_worker_killed_mid_stage_is_replaced_and_the_job_finishes_once(
+    stack, key, audio_dir, tmp_path
+):
     path = excerpt(audio_dir, tmp_path, SONG, 40, 25)
     job_id = submit_file(stack, key, path)["id"]
-    stage = wait_until(lambda: in_flight_stage(stack, job_id), 120,
-                       "the job to be inside separate or detect", interval=0.1)
+    stage = wait_until(
+        lambda: in_flight_stage(stack, job_id),
+        120,
+        "the job to be inside separate or detect",
+        interval=0.1,
+    )
     stack.kill_worker()
     killed_at = utcnow()
     stack.start_worker()
     job = poll(stack, key, job_id, {"succeeded", "failed"}, timeout=300)
     assert job["status"] == "succeeded", (stage, job["error"])
     with session_scope(stack.settings.database_url) as session:
-        rerun = session.scalar(select(StageResult.created_at).where(
-            StageResult.job_id == uuid.UUID(job_id), StageResult.stage == stage))
+        rerun = session.scalar(
+            select(StageResult.created_at).where(
+                StageResult.job_id == uuid.UUID(job_id), StageResult.stage == stage
+            )
+        )
     assert rerun is not None and rerun > killed_at, "the killed stage was not run again"
     assert count_rows(stack, Track, job_id) == 1
     assert count_rows(stack, StageResult, job_id) == len(STAGES)
-    assert s3_keys(stack, job_id) == {"source", "canonical.flac", "vocals.flac",
-                                      "accompaniment.flac"}
+    assert s3_keys(stack, job_id) == {
+        "source",
+        "canonical.flac",
+        "vocals.flac",
+        "accompaniment.flac",
+    }
     time.sleep(2)
     assert poll(stack, key, job_id, {"succeeded"})["finished_at"] == job["finished_at"]
 
@@ -227,16 +290,21 @@ class WebhookReceiver(http.server.BaseHTTPRequestHandler):
         return
 
 
-def test_a_finished_job_sends_a_signed_webhook_retried_after_a_failure(stack, key, audio_dir,
-                                                                      tmp_path):
+def test_a_finished_job_sends_a_signed_webhook_retried_after_a_failure(
+    stack, key, audio_dir, tmp_path
+):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), WebhookReceiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         hook = f"http://127.0.0.1:{server.server_address[1]}/hooks"
         with excerpt(audio_dir, tmp_path, SPEECH[2], 0, 4).open("rb") as fh:
-            job = requests.post(f"{stack.api_url}/v1/jobs", files={"file": fh},
-                                data={"webhook_url": hook},
-                                headers={"Authorization": f"Bearer {key}"}, timeout=30).json()
+            job = requests.post(
+                f"{stack.api_url}/v1/jobs",
+                files={"file": fh},
+                data={"webhook_url": hook},
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=30,
+            ).json()
         poll(stack, key, job["id"], {"succeeded", "failed"})
         wait_until(lambda: len(WebhookReceiver.received) >= 2, 60, "the webhook to be retried")
     finally:
@@ -244,22 +312,34 @@ def test_a_finished_job_sends_a_signed_webhook_retried_after_a_failure(stack, ke
     (first, body), (second, body_again) = WebhookReceiver.received[:2]
     assert first["webhook-id"] == second["webhook-id"] == f"msg_{job['id']}_succeeded"
     with session_scope(stack.settings.database_url) as session:
-        tenant = session.scalar(select(Tenant).join(ApiKey, ApiKey.tenant_id == Tenant.id)
-                                .where(ApiKey.prefix == key[:10]))
+        tenant = session.scalar(
+            select(Tenant)
+            .join(ApiKey, ApiKey.tenant_id == Tenant.id)
+            .where(ApiKey.prefix == key[:10])
+        )
         secret = tenant.webhook_secret
-        attempts = session.scalars(select(WebhookAttempt).where(
-            WebhookAttempt.job_id == uuid.UUID(job["id"])).order_by(WebhookAttempt.attempt)).all()
+        attempts = session.scalars(
+            select(WebhookAttempt)
+            .where(WebhookAttempt.job_id == uuid.UUID(job["id"]))
+            .order_by(WebhookAttempt.attempt)
+        ).all()
         logged = [(a.attempt, a.status_code) for a in attempts]
-    assert second["webhook-signature"] == sign(secret, second["webhook-id"],
-                                               int(second["webhook-timestamp"]), body_again)
+    assert second["webhook-signature"] == sign(
+        secret, second["webhook-id"], int(second["webhook-timestamp"]), body_again
+    )
     payload = json.loads(body_again)
     assert payload["type"] == "job.succeeded" and payload["data"]["id"] == job["id"]
-    assert payload["data"]["result"]["verdict"] in {"likely_synthetic", "likely_authentic",
-                                                    "inconclusive"}
+    assert payload["data"]["result"]["verdict"] in {
+        "likely_synthetic",
+        "likely_authentic",
+        "inconclusive",
+    }
     assert logged == [(1, 500), (2, 204)]
 
 
 def test_readiness_sees_postgres_redis_and_s3(stack):
     body = requests.get(f"{stack.api_url}/readyz", timeout=10).json()
-    assert body == {"status": "ready",
-                    "checks": {"database": "ok", "broker": "ok", "storage": "ok"}}
+    assert body == {
+        "status": "ready",
+        "checks": {"database": "ok", "broker": "ok", "storage": "ok"},
+    }

@@ -1,0 +1,63 @@
+"""``soundscape analyze PATH [--json]``: the whole pipeline on one file, no servers needed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", type=Path, help="an audio file (mp3, wav, flac, ogg, opus, m4a)")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print exactly the report object on stdout, nothing else",
+    )
+    parser.add_argument("--out", type=Path, help="copy the artifacts (canonical audio, stems) here")
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    from app.config import load_settings
+    from workers.inline import analyze_file
+
+    if not args.path.is_file():
+        raise FileNotFoundError(f"no such file: {args.path}")
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="soundscape-analyze-") as tmp:
+        settings = load_settings(data_dir=Path(tmp), database_url="", broker_url="", storage_url="")
+        report = analyze_file(args.path, settings, args.out)
+    print(json.dumps(report, indent=2) if args.json else summarize(args.path, report))
+    return 0
+
+
+def summarize(path: Path, report: dict[str, Any]) -> str:
+    """A short human reading of the report."""
+    audio, scores, thresholds = report["audio"], report["scores"], report["thresholds"]
+    lines = [
+        f"{path.name}: {report['verdict'].replace('_', ' ')}",
+        f"  audio     {audio['duration_seconds']:.1f} s, {audio['format']}/{audio['codec']}, "
+        f"{audio['sample_rate']} Hz, {audio['channels']} ch, "
+        f"{audio['loudness_lufs']} LUFS, sha256 {audio['sha256'][:12]}",
+    ]
+    for name in ("vocals", "mixture", "overall"):
+        if scores.get(name) is None:
+            lines.append(f"  {name:<9} not scored")
+            continue
+        limit = thresholds.get(name)
+        lines.append(
+            f"  {name:<9} P(synthetic) {scores[name]:.6f}"
+            + (f"  threshold {limit:.6f}" if limit is not None else "")
+        )
+    for role, model in report["models"].items():
+        lines.append(
+            f"  model     {role}: {model['name']} ({(model['sha256'] or 'weight-free')[:12]})"
+        )
+    lines += [f"  artifact  {name}: {where}" for name, where in report["artifacts"].items()]
+    lines += [f"  warning   {warning}" for warning in report.get("warnings", [])]
+    return "\n".join(lines)

@@ -1,0 +1,222 @@
+"""The one writer of job state (status, stage, progress): every transition of a job, from
+the API's cancel to the workers' start, stages, failure, success and the reaper. Every write
+is conditional, so a canceled job is never marked succeeded or failed.
+
+``heartbeat_at`` is set while a stage runs and cleared while the job waits in a queue
+between stages, so the reaper can tell a job whose worker vanished mid-stage from one that
+is only waiting for a busy GPU queue.
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.db import upsert
+from app.errors import Problem, WorkerLostError
+from app.jobsource import JobSource
+from app.models import TERMINAL_STATUSES, Artifact, Job, StageResult, utcnow
+
+# A job re-run more often than this has crashed its workers repeatedly: fail it for good.
+MAX_STAGE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class JobRef:
+    """What a stage needs to know about its job, detached from any session."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    source: JobSource
+
+
+class TooManyAttemptsError(Problem):
+    """The same stage of a job started MAX_STAGE_ATTEMPTS times without finishing."""
+
+    code, title, status = "too_many_attempts", "Processing kept crashing", 500
+
+
+def begin_stage(
+    session: Session, job_id: uuid.UUID, stage: str, progress: float, count_attempt: bool = True
+) -> JobRef | None:
+    """Mark ``stage`` running; None when the job is gone, finished or canceled.
+
+    ``attempts`` counts starts of the current stage: a message redelivered after a crash
+    starts it again, and a message that keeps killing workers is stopped here. A retry
+    after a transient error (``count_attempt`` False) is not a crash.
+    """
+    job = session.get(Job, job_id, with_for_update=True)
+    if job is None or job.status in TERMINAL_STATUSES:
+        return None
+    if job.stage != stage:
+        job.attempts = 0
+    job.attempts += int(count_attempt)
+    if job.attempts > MAX_STAGE_ATTEMPTS:
+        session.commit()
+        raise TooManyAttemptsError(
+            f"stage {stage} started {MAX_STAGE_ATTEMPTS} times without finishing"
+        )
+    now = utcnow()
+    job.status, job.stage, job.progress = "running", stage, progress
+    job.heartbeat_at, job.worker = now, socket.gethostname()
+    job.started_at = job.started_at or now
+    session.commit()
+    return JobRef(id=job.id, tenant_id=job.tenant_id, source=JobSource.from_json(job.source))
+
+
+def has_stage_output(session: Session, job_id: uuid.UUID, stage: str) -> bool:
+    row = session.scalar(
+        select(StageResult.id).where(StageResult.job_id == job_id, StageResult.stage == stage)
+    )
+    return row is not None
+
+
+def stage_outputs(
+    session: Session, job_id: uuid.UUID, stages: list[str]
+) -> dict[str, dict[str, Any]]:
+    rows = session.scalars(
+        select(StageResult).where(StageResult.job_id == job_id, StageResult.stage.in_(stages))
+    )
+    return {row.stage: dict(row.output) for row in rows}
+
+
+def save_stage_output(
+    session: Session, job_id: uuid.UUID, stage: str, output: dict[str, Any]
+) -> None:
+    """Insert or replace the stage's output (one row even if two workers race), and mark
+    the job as waiting for its next stage."""
+    upsert(
+        session,
+        StageResult,
+        {"job_id": job_id, "stage": stage},
+        {"output": output, "created_at": utcnow()},
+    )
+    session.execute(
+        update(Job).where(Job.id == job_id).values(heartbeat_at=None, updated_at=utcnow())
+    )
+    session.commit()
+
+
+def record_artifact(
+    session: Session, job_id: uuid.UUID, name: str, key: str, content_type: str, size: int
+) -> None:
+    """One row per (job, name); storage keys are deterministic so a re-run overwrites."""
+    upsert(
+        session,
+        Artifact,
+        {"job_id": job_id, "name": name},
+        {"key": key, "content_type": content_type, "size_bytes": size, "created_at": utcnow()},
+    )
+    session.commit()
+
+
+def start_job(session: Session, job_id: uuid.UUID) -> bool:
+    """Move a queued job to running; True when the caller should launch its chain. A job
+    left running with no stage (its starter died before publishing the chain) is launched
+    again: stages are idempotent."""
+    now = utcnow()
+    launchable = or_(Job.status == "queued", and_(Job.status == "running", Job.stage.is_(None)))
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, launchable)
+        .values(status="running", started_at=now, heartbeat_at=None, updated_at=now)
+    )
+    session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def cancel_job(session: Session, job_id: uuid.UUID) -> bool:
+    """Mark a queued or running job canceled; workers stop at the next stage boundary.
+    False when the job had already finished (a worker finishing at this instant wins)."""
+    now = utcnow()
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(("queued", "running")))
+        .values(status="canceled", finished_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def fail_job(session: Session, job_id: uuid.UUID, problem: dict[str, Any]) -> bool:
+    """Mark a running or queued job failed; a canceled job stays canceled."""
+    now = utcnow()
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(("queued", "running")))
+        .values(status="failed", error=problem, heartbeat_at=None, finished_at=now, updated_at=now)
+    )
+    session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def succeed_job(session: Session, job_id: uuid.UUID, report: dict[str, Any]) -> bool:
+    """Mark the job succeeded only if it is still running: a canceled job never succeeds."""
+    now = utcnow()
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "running")
+        .values(
+            status="succeeded",
+            result=report,
+            progress=1.0,
+            stage=None,
+            heartbeat_at=None,
+            finished_at=now,
+            updated_at=now,
+        )
+    )
+    session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def reap_stale_jobs(
+    session: Session, in_stage_seconds: int, waiting_seconds: int
+) -> list[uuid.UUID]:
+    """Fail running jobs whose worker went silent mid-stage for ``in_stage_seconds`` (longer
+    than a stage may take plus redelivery), or that waited between stages for
+    ``waiting_seconds`` (their message was lost). Returns the failed jobs' ids."""
+    now = utcnow()
+    stale = and_(
+        Job.status == "running",
+        or_(
+            Job.heartbeat_at < now - timedelta(seconds=in_stage_seconds),
+            and_(
+                Job.heartbeat_at.is_(None),
+                Job.updated_at < now - timedelta(seconds=waiting_seconds),
+            ),
+        ),
+    )
+    ids = list(session.scalars(select(Job.id).where(stale)))
+    if ids:
+        problem = WorkerLostError(
+            "no worker finished this job's stage in time; it was stopped so it cannot hang"
+        ).problem()
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(ids), stale)
+            .values(
+                status="failed", error=problem, heartbeat_at=None, finished_at=now, updated_at=now
+            )
+        )
+        session.commit()
+    return ids
+
+
+def queued_too_long(session: Session, seconds: int) -> list[uuid.UUID]:
+    """Claim jobs queued and untouched for ``seconds``: their start message may never have
+    arrived. Claiming touches ``updated_at``, so each is sent again at most once a period."""
+    now = utcnow()
+    stuck = and_(Job.status == "queued", Job.updated_at < now - timedelta(seconds=seconds))
+    ids = list(session.scalars(select(Job.id).where(stuck)))
+    if ids:
+        session.execute(update(Job).where(Job.id.in_(ids), stuck).values(updated_at=now))
+        session.commit()
+    return ids

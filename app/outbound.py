@@ -1,0 +1,197 @@
+"""Outbound HTTP to client addresses: source downloads and webhook deliveries.
+
+A client address is resolved once, refused when any of its addresses is not public (SSRF),
+and the connection is made to that very address (with the original Host header and TLS
+name), so a DNS answer that changes between the check and the request cannot reach inside.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import certifi
+import urllib3
+
+from app.errors import InvalidRequestError, Problem, SourceUnavailableError, TooLargeError
+
+# Download chunk size: small enough to check the size limit and the deadline often.
+CHUNK_BYTES = 1 << 16
+
+
+@dataclass(frozen=True)
+class Target:
+    """A checked client URL: where to connect, and what to ask for."""
+
+    scheme: str
+    host: str
+    port: int
+    address: str
+    path: str
+
+    @property
+    def host_header(self) -> str:
+        default = 443 if self.scheme == "https" else 80
+        return self.host if self.port == default else f"{self.host}:{self.port}"
+
+
+def check_url_source(url: str, allow_private: bool, field: str = "source.url") -> Target:
+    """Parse and resolve ``url``; refuse non-http(s) URLs and non-public addresses."""
+    try:
+        parsed = urlparse(url)
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    except ValueError:
+        raise InvalidRequestError(f"{field} is not a valid URL") from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise InvalidRequestError(f"{field} must be an absolute http or https URL")
+    try:
+        infos = socket.getaddrinfo(parsed.hostname, port, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        raise InvalidRequestError(f"{field} host {parsed.hostname} does not resolve") from None
+    addresses = [str(info[4][0]) for info in infos]
+    for address in addresses:
+        if not allow_private and not ipaddress.ip_address(address.split("%")[0]).is_global:
+            raise InvalidRequestError(
+                f"{field} resolves to a non-public address ({address}); refused"
+            )
+    path = (parsed.path or "/") + (f"?{parsed.query}" if parsed.query else "")
+    return Target(parsed.scheme, parsed.hostname, port, addresses[0], path)
+
+
+def request(
+    target: Target,
+    method: str,
+    timeout: float,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> urllib3.BaseHTTPResponse:
+    """One request to the resolved address; no redirects, no retries, body not preloaded."""
+    pool: urllib3.HTTPConnectionPool
+    if target.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(
+            target.address,
+            target.port,
+            timeout=timeout,
+            server_hostname=target.host,
+            assert_hostname=target.host,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=certifi.where(),
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(target.address, target.port, timeout=timeout)
+    return pool.urlopen(
+        method,
+        target.path,
+        body=body,
+        headers={"Host": target.host_header, **(headers or {})},
+        redirect=False,
+        retries=False,
+        preload_content=False,
+    )
+
+
+def fetch_url(
+    url: str, target_path: Path, max_bytes: int, timeout: float, allow_private: bool
+) -> int:
+    """Download ``url`` to ``target_path``, streaming; stop past ``max_bytes`` or after
+    ``timeout`` seconds in all (not only per read: a trickling server cannot hold a worker)."""
+    target = check_url_source(url, allow_private)
+    deadline = time.monotonic() + timeout
+    try:
+        response = request(target, "GET", timeout)
+    except urllib3.exceptions.HTTPError as exc:
+        raise SourceUnavailableError(
+            f"the URL could not be fetched ({type(exc).__name__})"
+        ) from exc
+    try:
+        if 300 <= response.status < 400:
+            raise SourceUnavailableError(
+                f"the URL redirects to {response.headers.get('location')}; submit the final URL"
+            )
+        if response.status != 200:
+            raise SourceUnavailableError(f"fetching the URL answered HTTP {response.status}")
+        return _stream_to(response, target_path, max_bytes, deadline)
+    except urllib3.exceptions.HTTPError as exc:
+        raise SourceUnavailableError(f"the URL could not be read ({type(exc).__name__})") from exc
+    finally:
+        response.release_conn()
+
+
+def _stream_to(
+    response: urllib3.BaseHTTPResponse, path: Path, max_bytes: int, deadline: float
+) -> int:
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise TooLargeError(f"the source is {declared} bytes; the limit is {max_bytes}")
+    written = 0
+    with path.open("wb") as out:
+        for chunk in response.stream(CHUNK_BYTES):
+            written += len(chunk)
+            if written > max_bytes:
+                raise TooLargeError(f"the source exceeds the limit of {max_bytes} bytes")
+            if time.monotonic() > deadline:
+                raise SourceUnavailableError("the URL took too long to download")
+            out.write(chunk)
+    return written
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message; ``message_id`` stays the same across retries so receivers can dedupe."""
+
+    message_id: str
+    url: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """``v1,<base64 HMAC-SHA256 of "id.timestamp.body">`` keyed by the decoded secret."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def send(delivery: Delivery, secret: str, timeout: float, allow_private: bool) -> AttemptResult:
+    """POST the message once; any answer outside 2xx, or no answer, is a failed attempt."""
+    timestamp = int(time.time())
+    headers = {
+        "content-type": "application/json",
+        "webhook-id": delivery.message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, delivery.message_id, timestamp, delivery.body),
+    }
+    start = time.perf_counter()
+    try:
+        target = check_url_source(delivery.url, allow_private, field="webhook_url")
+        response = request(target, "POST", timeout, body=delivery.body, headers=headers)
+        response.drain_conn()
+        status = response.status
+        error = None if 200 <= status < 300 else f"HTTP {status}"
+    except Problem as exc:
+        status, error = None, exc.detail
+    except urllib3.exceptions.HTTPError as exc:
+        status, error = None, f"{type(exc).__name__}: {exc}"[:500]
+    return AttemptResult(status, error, int((time.perf_counter() - start) * 1000))
+
+
+def retry_delay(attempt: int, base_seconds: float, cap_seconds: float) -> float:
+    """Exponential backoff after failed attempt number ``attempt`` (1-based): base * 3^(n-1)."""
+    return float(min(base_seconds * 3 ** (attempt - 1), cap_seconds))

@@ -1,0 +1,247 @@
+"""The detect stage: whole-track windows, vocal-activity masking, aggregate and verdict."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from workers.compute.detection import (
+    INCONCLUSIVE,
+    LIKELY_AUTHENTIC,
+    LIKELY_SYNTHETIC,
+    decide_verdict,
+    detect,
+    report_fragment,
+    score_track,
+    score_windows,
+)
+from workers.models.roles import ModelInfo
+
+RATE = 1000  # the test detector's rate: small windows keep the tests fast
+INPUT_RATE = 4000
+SPEECH_FILE = "198-209-0000.ogg"
+
+
+@dataclass
+class EnergyDetector:
+    """P(synthetic) = clip(2 * RMS of the window): loud passages play the fakes."""
+
+    name: str = "energy"
+    sample_rate: int = RATE
+    window: int = 4 * RATE
+    info: ModelInfo = ModelInfo("energy", None)
+    batches: list[int] = field(default_factory=list)
+
+    def score_batch(self, batch: torch.Tensor) -> torch.Tensor:
+        assert batch.dtype == torch.float32 and batch.shape[1] == self.window
+        self.batches.append(batch.shape[0])
+        return torch.clamp(2 * batch.pow(2).mean(dim=1).sqrt(), 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class ActiveBetween:
+    """Vocal activity: vocals only between ``start`` and ``end`` seconds."""
+
+    start: float
+    end: float
+
+    def fraction_active(self, start_s: float, end_s: float) -> float:
+        overlap = max(0.0, min(end_s, self.end) - max(start_s, self.start))
+        return overlap / (end_s - start_s)
+
+
+def _stereo(seconds: float, loud: tuple[float, float] | None = None) -> np.ndarray:
+    """A stereo 50 Hz tone at INPUT_RATE, RMS 0.05 (score 0.1), 0.45 (score 0.9) in ``loud``."""
+    n = int(seconds * INPUT_RATE)
+    gain = np.full(n, 0.05 * np.sqrt(2))
+    if loud is not None:
+        gain[int(loud[0] * INPUT_RATE) : int(loud[1] * INPUT_RATE)] = 0.45 * np.sqrt(2)
+    mono = np.sin(2 * np.pi * 50.0 * np.arange(n) / INPUT_RATE) * gain
+    return np.stack([mono, mono]).astype(np.float32)
+
+
+def test_windows_cover_the_whole_track_at_the_hop() -> None:
+    scores = score_windows(np.zeros(int(10.5 * RATE), np.float32), EnergyDetector())
+    assert scores.starts_seconds == (0, 1, 2, 3, 4, 5, 6, 6.5)
+    assert scores.ends_seconds[-1] == 10.5
+    assert scores.n_scored == 8
+
+
+def test_windows_are_scored_in_batches_of_the_given_size() -> None:
+    detector = EnergyDetector()
+    score_windows(np.zeros(13 * RATE, np.float32), detector, batch_size=3)
+    assert detector.batches == [3, 3, 3, 1]
+
+
+def test_short_track_is_scored_as_one_padded_window() -> None:
+    scores = score_windows(np.full(1500, 0.2, np.float32), EnergyDetector())
+    assert scores.starts_seconds == (0.0,) and scores.ends_seconds == (1.5,)
+    assert scores.scores[0] == pytest.approx(0.4, abs=1e-5)
+
+
+def test_fake_verse_in_a_long_authentic_track_is_flagged() -> None:
+    track = _stereo(240.0, loud=(100.0, 120.0))
+    result = detect(track, track, INPUT_RATE, EnergyDetector(), threshold=0.5, margin=0.05)
+    assert result.verdict == LIKELY_SYNTHETIC
+    assert result.scores["vocals"] == result.scores["overall"]
+    timeline = result.timeline["vocals"]
+    assert len(timeline) == 240 and result.timeline["hop_seconds"] == 1.0
+    assert max(timeline[102:118]) > 0.8 and max(timeline[:90]) < 0.2
+
+
+def test_quiet_track_is_authentic_and_mixture_is_never_invented() -> None:
+    track = _stereo(30.0)
+    result = detect(track, track, INPUT_RATE, EnergyDetector(), threshold=0.5, margin=0.05)
+    assert result.verdict == LIKELY_AUTHENTIC
+    assert result.scores["mixture"] is None and result.timeline["mixture"] == []
+    assert result.thresholds == {"vocals": 0.5, "mixture": None}
+    assert result.models == {"vocal_detector": ModelInfo("energy", None)}
+    assert result.warnings == ()
+
+
+@pytest.mark.parametrize(
+    ("overall", "verdict"),
+    # margin 1.0 in log-odds around logit(0.5) = 0: sigmoid(+-1) = 0.731 / 0.269
+    [
+        (0.9, LIKELY_SYNTHETIC),
+        (0.74, LIKELY_SYNTHETIC),
+        (0.72, INCONCLUSIVE),
+        (0.5, INCONCLUSIVE),
+        (0.28, INCONCLUSIVE),
+        (0.26, LIKELY_AUTHENTIC),
+        (0.1, LIKELY_AUTHENTIC),
+        (None, INCONCLUSIVE),
+    ],
+)
+def test_verdict_bands_around_the_threshold(overall: float | None, verdict: str) -> None:
+    assert decide_verdict(overall, threshold=0.5, margin=1.0) == verdict
+
+
+@pytest.mark.parametrize(
+    ("overall", "verdict"),
+    # threshold 0.9984 is logit 6.44: synthetic from logit 7.44 (0.99941), authentic to 5.44
+    [
+        (0.99999, LIKELY_SYNTHETIC),
+        (0.9995, LIKELY_SYNTHETIC),
+        (0.9993, INCONCLUSIVE),
+        (0.9960, INCONCLUSIVE),
+        (0.9950, LIKELY_AUTHENTIC),
+        (1.0, LIKELY_SYNTHETIC),
+    ],
+)
+def test_a_threshold_near_one_leaves_every_verdict_reachable(overall: float, verdict: str) -> None:
+    assert decide_verdict(overall, threshold=0.9984, margin=1.0) == verdict
+
+
+def test_windows_without_vocals_are_null_not_authentic() -> None:
+    detector = EnergyDetector()
+    track = _stereo(20.0, loud=(0.0, 20.0))
+    result = detect(
+        track,
+        track,
+        INPUT_RATE,
+        detector,
+        threshold=0.5,
+        margin=0.05,
+        activity=ActiveBetween(0.0, 8.0),
+    )
+    windows = result.windows[0]
+    # Windows starting at 0..6 s hold >= 50 % vocals (the one at 6 s: 2 of 4 s).
+    assert [s is not None for s in windows.scores] == [True] * 7 + [False] * 10
+    assert sum(detector.batches) == 7
+    assert result.timeline["vocals"][12:] == [None] * 8
+    assert result.verdict == LIKELY_SYNTHETIC
+
+
+def test_no_vocal_activity_is_inconclusive_with_a_warning() -> None:
+    track = _stereo(12.0)
+    result = detect(
+        track,
+        track,
+        INPUT_RATE,
+        EnergyDetector(),
+        threshold=0.5,
+        margin=0.05,
+        activity=ActiveBetween(50.0, 60.0),
+    )
+    assert result.scores["overall"] is None and result.verdict == INCONCLUSIVE
+    assert any("no vocal-active window" in w for w in result.warnings)
+    assert all(v is None for v in result.timeline["vocals"])
+
+
+def test_missing_vocal_stem_scores_the_mix_and_warns() -> None:
+    mix = _stereo(30.0, loud=(0.0, 30.0))
+    result = detect(None, mix, INPUT_RATE, EnergyDetector(), threshold=0.5, margin=0.05)
+    assert result.verdict == LIKELY_SYNTHETIC
+    assert any("full mix" in w for w in result.warnings)
+
+
+def test_score_track_matches_the_stage_overall_score() -> None:
+    track = _stereo(40.0, loud=(10.0, 25.0))
+    stage = detect(track, track, INPUT_RATE, EnergyDetector(), threshold=0.5, margin=0.05)
+    assert score_track(track, INPUT_RATE, EnergyDetector()) == stage.scores["overall"]
+
+
+def test_report_fragment_is_plain_json() -> None:
+    track = _stereo(9.0)
+    result = detect(
+        track,
+        track,
+        INPUT_RATE,
+        EnergyDetector(),
+        threshold=0.5,
+        margin=0.05,
+        activity=ActiveBetween(0.0, 5.0),
+    )
+    fragment = json.loads(json.dumps(report_fragment(result)))
+    assert set(fragment) >= {"verdict", "scores", "thresholds", "timeline", "models"}
+    assert fragment["models"]["vocal_detector"] == {"name": "energy", "sha256": None}
+    assert fragment["timeline"]["vocals"][-1] is None
+
+
+def _espeak(path: Path, text: str) -> Path:
+    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(path), text], check=True)
+    return path
+
+
+@pytest.mark.slow
+def test_aasist_scores_a_whole_stereo_track_and_tells_tts_from_speech(
+    audio_dir: Path, weights_dir: Path, tmp_path: Path
+) -> None:
+    from workers.compute.audio import decode_file
+    from workers.models.registry import load_model
+
+    aasist = load_model("vocal-detector", "aasist", weights_dir)
+    speech = decode_file(audio_dir / SPEECH_FILE, 44100, 2, max_seconds=5.5)
+    tts = decode_file(_espeak(tmp_path / "tts.wav", "The boats waited by the pier."), 44100, 2)
+    real = detect(speech, speech, 44100, aasist, threshold=0.5, margin=0.05)
+    fake = detect(tts, tts, 44100, aasist, threshold=0.5, margin=0.05)
+    assert real.windows[0].starts_seconds == (0.0, 1.0, pytest.approx(5.5 - 64600 / 16000))
+    assert real.windows[0].ends_seconds[-1] == pytest.approx(5.5)
+    assert real.models["vocal_detector"].sha256 == aasist.info.sha256
+    assert fake.scores["overall"] is not None and real.scores["overall"] is not None
+    assert fake.scores["overall"] > real.scores["overall"]
+
+
+def test_every_shipped_detector_carries_a_calibrated_threshold() -> None:
+    from workers.models.registry import specs
+    from workers.models.weights import shipped_threshold
+
+    for name in specs("vocal-detector"):
+        assert 0.0 < shipped_threshold(name) < 1.0, name
+
+
+def test_every_shipped_threshold_leaves_likely_synthetic_reachable() -> None:
+    from workers.compute.detection import DEFAULT_MARGIN
+    from workers.models.registry import specs
+    from workers.models.weights import shipped_threshold
+
+    for name in specs("vocal-detector"):
+        verdict = decide_verdict(1.0, shipped_threshold(name), DEFAULT_MARGIN)
+        assert verdict == LIKELY_SYNTHETIC, name

@@ -1,0 +1,1 @@
+"""Pure computation: audio in, frozen results out; no Celery, no database."""

@@ -1,0 +1,53 @@
+"""The report of a succeeded job, assembled from the fragments each stage contributed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+LIKELY_SYNTHETIC = "likely_synthetic"
+LIKELY_AUTHENTIC = "likely_authentic"
+INCONCLUSIVE = "inconclusive"
+
+# The one time resolution of every series in the report's timeline.
+TIMELINE_HOP_SECONDS = 1.0
+
+
+def empty_report() -> dict[str, Any]:
+    """What a report says before any stage adds to it: nothing scored, nothing decided."""
+    return {
+        "verdict": INCONCLUSIVE,
+        "scores": {"vocals": None, "mixture": None, "overall": None},
+        "thresholds": {"vocals": None, "mixture": None},
+        "regions": [],
+        "artist_matches": [],
+        "timeline": {
+            "hop_seconds": TIMELINE_HOP_SECONDS,
+            "vocals": [],
+            "mixture": [],
+            "vocal_activity": [],
+        },
+        "audio": {},
+        "models": {},
+        "artifacts": {},
+        "warnings": [],
+    }
+
+
+def build_report(fragments: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Merge stage fragments in pipeline order: dicts merge key by key, lists of warnings
+    add up, and any other value is set by the stage that owns it."""
+    report = empty_report()
+    for fragment in fragments:
+        _merge(report, fragment)
+    return report
+
+
+def _merge(into: dict[str, Any], fragment: dict[str, Any]) -> None:
+    for key, value in fragment.items():
+        if key == "warnings":
+            into.setdefault("warnings", []).extend(value)
+        elif isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value

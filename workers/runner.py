@@ -1,0 +1,120 @@
+"""The one place that moves a job through a stage, for Celery and for the inline run alike:
+load the earlier stages' typed outputs, call the stage, store its output."""
+
+from __future__ import annotations
+
+import logging
+import typing
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from typing import Any
+
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from app import jobstate
+from app.errors import InternalError, Problem, StageTimeoutError
+from workers import webhooks
+from workers.runtime import Runtime
+from workers.stages import STAGES, Stage, StageOutput
+from workers.stages.base import EARLIER
+
+log = logging.getLogger(__name__)
+
+# Errors worth retrying (the database or storage blinked); everything else fails the job.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    TimeoutError,
+    OperationalError,
+    BotoConnectionError,
+)
+
+
+def execute_stage(
+    runtime: Runtime,
+    stage: Stage,
+    job_id: str,
+    count_attempt: bool = True,
+    stages: Sequence[Stage] = STAGES,
+) -> bool:
+    """Run ``stage`` for a job; True when the chain should go on to the next stage.
+
+    Idempotent: a stage whose output is already stored is not computed again, so a message
+    redelivered after a crash finishes the job once, with no duplicate rows or objects.
+    Transient errors (database, storage unreachable) propagate for the caller to retry.
+    """
+    jid = uuid.UUID(job_id)
+    position = [s.name for s in stages].index(stage.name)
+    try:
+        with runtime.session() as session:
+            job = jobstate.begin_stage(
+                session, jid, stage.name, position / len(stages), count_attempt
+            )
+            if job is None:
+                log.info("job %s is finished or canceled: %s not run", job_id, stage.name)
+                return False
+            done = jobstate.has_stage_output(session, jid, stage.name)
+            earlier = {} if done else load_outputs(session, jid, stages[:position])
+        if not done:
+            output = stage.run(runtime, job, build_inputs(stage, earlier))  # no session held
+            with runtime.session() as session:
+                jobstate.save_stage_output(session, jid, stage.name, output.to_json())
+        if position == len(stages) - 1:
+            webhooks.notify_if_finished(runtime, jid)
+        return True
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception as exc:  # noqa: BLE001 - every failure becomes the job's problem object
+        fail_stage(runtime, jid, stage.name, exc)
+        return False
+
+
+def load_outputs(
+    session: Session, job_id: uuid.UUID, earlier: Sequence[Stage]
+) -> dict[str, StageOutput]:
+    """The stored outputs of the ``earlier`` stages, typed, in pipeline order."""
+    rows = jobstate.stage_outputs(session, job_id, [s.name for s in earlier])
+    return {s.name: s.output.from_json(rows[s.name]) for s in earlier if s.name in rows}
+
+
+def build_inputs(stage: Stage, earlier: Mapping[str, StageOutput]) -> Any:
+    """The stage's input: each field gets the output of the stage it names, and a field
+    named ``earlier`` gets every earlier output in pipeline order."""
+    values = {
+        f.name: tuple(earlier.values()) if f.name == EARLIER else earlier[f.name]
+        for f in fields(stage.input)
+    }
+    return stage.input(**values)
+
+
+def check_chain(stages: Sequence[Stage] = STAGES) -> None:
+    """Raise TypeError unless every input field names an earlier stage and has its output
+    type (or is ``earlier``): the chain can then always build each stage's input."""
+    outputs: dict[str, type[Any]] = {}
+    for stage in stages:
+        for name, hint in typing.get_type_hints(stage.input).items():
+            if name != EARLIER and outputs.get(name) is not hint:
+                raise TypeError(
+                    f"stage {stage.name}: input {name}: {hint} is not the output "
+                    f"of an earlier stage ({sorted(outputs)})"
+                )
+        outputs[stage.name] = stage.output
+
+
+def fail_stage(runtime: Runtime, job_id: uuid.UUID, stage: str, exc: BaseException) -> None:
+    """Fail the job with the problem ``exc`` stands for; the log keeps unexpected tracebacks."""
+    if isinstance(exc, SoftTimeLimitExceeded):
+        exc = StageTimeoutError(f"stage {stage} exceeded its time limit")
+    if isinstance(exc, Problem):
+        log.info("job %s failed in %s: %s", job_id, stage, exc.detail)
+        problem = exc.problem()
+    else:
+        log.error("job %s failed in %s", job_id, stage, exc_info=exc)
+        problem = InternalError(f"stage {stage} failed unexpectedly; the error is logged").problem()
+    with runtime.session() as session:
+        failed = jobstate.fail_job(session, job_id, {**problem, "stage": stage})
+    if failed:
+        webhooks.notify_if_finished(runtime, job_id)

@@ -1,0 +1,22 @@
+"""The stages of the pipeline, one module each, in the order a job runs them.
+
+Adding a stage means one module here (an input and an output dataclass and
+``run(runtime, job, inputs) -> output``) and one line in STAGES; the Celery chain, the
+inline runner and the report pick it up. Stage modules import no torch at import time:
+the CPU worker loads this registry too.
+"""
+
+from __future__ import annotations
+
+from app.queue import CPU_QUEUE, GPU_QUEUE
+from workers.stages import detect, finalize, ingest, separate
+from workers.stages.base import Stage, StageOutput
+
+__all__ = ["STAGES", "Stage", "StageOutput"]
+
+STAGES: tuple[Stage, ...] = (
+    Stage("ingest", CPU_QUEUE, ingest.IngestInput, ingest.run, ingest.IngestOutput),
+    Stage("separate", GPU_QUEUE, separate.SeparateInput, separate.run, separate.SeparateOutput),
+    Stage("detect", GPU_QUEUE, detect.DetectInput, detect.run, detect.DetectOutput),
+    Stage("finalize", CPU_QUEUE, finalize.FinalizeInput, finalize.run, finalize.FinalizeOutput),
+)
