@@ -126,7 +126,9 @@ class Generator:
         out = librosa.util.fix_length(
             resample(decoded, self.spec.output_rate, rate), size=channels.shape[-1]
         )
-        out = match_rms(out, channels)
+        # A random decoder's bias often adds a DC offset: not the artefact under study, and
+        # RMS matching would otherwise turn it into most of the output.
+        out = match_rms(out - out.mean(axis=-1, keepdims=True), channels)
         return out[0] if audio.ndim == 1 else out
 
     def __repr__(self) -> str:

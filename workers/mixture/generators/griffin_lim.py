@@ -29,11 +29,11 @@ def nonnegative_least_squares(basis: torch.Tensor, target: torch.Tensor) -> torc
     the same solution as librosa's L-BFGS-B up to its tolerance.
     """
     step = 1.0 / torch.linalg.matrix_norm(basis, ord=2) ** 2
-    gram, corr = basis.T @ basis, basis.T @ target
     x = torch.clamp(torch.linalg.pinv(basis) @ target, min=0.0)
     y, t = x, 1.0
     for _ in range(NNLS_ITERATIONS):
-        x_next = torch.clamp(y - step * (gram @ y - corr), min=0.0)
+        # The gradient through the (n_mels, n_freq) basis, never its (n_freq, n_freq) Gram.
+        x_next = torch.clamp(y - step * (basis.T @ (basis @ y - target)), min=0.0)
         t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
         y = x_next + ((t - 1.0) / t_next) * (x_next - x)
         x, t = x_next, t_next
