@@ -47,7 +47,7 @@ def realtime_factor(name: str, audio: np.ndarray) -> float:
     generator(audio[:, :44100])
     start = time.perf_counter()
     generator(audio)
-    return audio.shape[1] / 44100 / (time.perf_counter() - start)
+    return float(audio.shape[1] / 44100 / (time.perf_counter() - start))
 
 
 def fit_seconds(name: str, excerpts: list[np.ndarray], steps: int) -> float:

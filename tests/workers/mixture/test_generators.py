@@ -40,7 +40,7 @@ def _track() -> np.ndarray:
         pytest.skip(f"shared recordings absent: expected {TRACK} beside the checkout")
     audio, rate = sf.read(TRACK, dtype="float32", always_2d=True)
     assert rate == RATE
-    return audio.T
+    return np.asarray(audio.T, dtype=np.float32)
 
 
 def excerpt(start_s: float, seconds: float) -> np.ndarray:
@@ -67,7 +67,7 @@ def envelope_lag_ms(reference: np.ndarray, other: np.ndarray, max_ms: float = 50
 
     def envelope(x: np.ndarray) -> np.ndarray:
         e = np.sqrt(uniform_filter1d(x.astype(np.float64) ** 2, RATE // 100))[::step]
-        return e - e.mean()
+        return np.asarray(e - e.mean())
 
     a, b = envelope(reference), envelope(other)
     full = correlate(b, a, mode="full", method="fft")

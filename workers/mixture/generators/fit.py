@@ -81,7 +81,7 @@ def train_autoencoder(
         batch = random_batch(sources, spec.output_rate, spec.hop, rng)
         loss = spectral_loss(model(batch), batch)
         optimiser.zero_grad()
-        loss.backward()
+        torch.autograd.backward(loss)
         optimiser.step()
     model.eval()
     return {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -30,7 +30,8 @@ class ConvNeXtBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.norm(self.dwconv(x).transpose(1, 2))
-        return x + self.mlp(y).transpose(1, 2)
+        update: torch.Tensor = self.mlp(y)
+        return x + update.transpose(1, 2)
 
 
 def spectrogram_to_wave(

@@ -98,11 +98,12 @@ class UpStage(nn.Module):
             raise ValueError(f"unknown upsampler {kind!r}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.kind == "tconv":
-            return self.conv(x)
         if self.kind in ("nearest", "linear"):
-            return self.conv(F.interpolate(x, scale_factor=self.stride, mode=self.kind))
-        y = self.conv(x)  # (B, C*s, T) -> (B, C, T*s): channel c*s + j becomes sample t*s + j
+            x = F.interpolate(x, scale_factor=self.stride, mode=self.kind)
+        y: torch.Tensor = self.conv(x)
+        if self.kind != "subpixel":
+            return y
+        # (B, C*s, T) -> (B, C, T*s): channel c*s + j becomes sample t*s + j
         b, _, t = y.shape
         return y.view(b, self.c_out, self.stride, t).transpose(2, 3).reshape(b, self.c_out, -1)
 
@@ -145,7 +146,8 @@ class UpsamplerStack(nn.Module):
         x = self.pre(x)
         for stage in self.stages:
             x = stage(x)
-        return self.post(x)
+        out: torch.Tensor = self.post(x)
+        return out
 
 
 class ConvEncoder(nn.Module):
@@ -173,7 +175,8 @@ class ConvEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, n_frames: int, offset: int) -> torch.Tensor:
         x = fit_length(shift(x, offset - (self.hop - 1) // 2), n_frames * self.hop)
-        return self.net(x.unsqueeze(1))
+        latent: torch.Tensor = self.net(x.unsqueeze(1))
+        return latent
 
 
 class MelFrontend(nn.Module):
