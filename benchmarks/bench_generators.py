@@ -16,6 +16,7 @@ import argparse
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -41,20 +42,30 @@ def read_track() -> np.ndarray:
     return np.ascontiguousarray(audio.T)
 
 
-def realtime_factor(name: str, audio: np.ndarray) -> float:
-    """Seconds of (stereo) audio generated per second of wall time."""
+def timed(action: Callable[[], object]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of one call.
+
+    On a shared machine the wall time includes waiting for other jobs; CPU seconds divided
+    by the thread count estimates the wall time the call would take on idle cores.
+    """
+    wall, cpu = time.perf_counter(), time.process_time()
+    action()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def realtime_factors(name: str, audio: np.ndarray) -> tuple[float, float]:
+    """Seconds of (stereo) audio generated per second: of wall time, and of idle-core time."""
     generator = load_generator(name)
     generator(audio[:, :44100])
-    start = time.perf_counter()
-    generator(audio)
-    return float(audio.shape[1] / 44100 / (time.perf_counter() - start))
+    wall, cpu = timed(lambda: generator(audio))
+    seconds = audio.shape[1] / 44100
+    return seconds / wall, seconds / (cpu / torch.get_num_threads())
 
 
-def fit_seconds(name: str, excerpts: list[np.ndarray], steps: int) -> float:
-    """Wall time of ``fit_generators([name], ...)`` without a cache."""
-    start = time.perf_counter()
-    fit_generators([name], excerpts, steps=steps, seed=0, cache_dir=None)
-    return time.perf_counter() - start
+def fit_seconds(name: str, excerpts: list[np.ndarray], steps: int) -> tuple[float, float]:
+    """(wall, idle-core estimate) seconds of ``fit_generators([name], ...)`` without a cache."""
+    wall, cpu = timed(lambda: fit_generators([name], excerpts, steps=steps, seed=0))
+    return wall, cpu / torch.get_num_threads()
 
 
 def parameter_count(name: str) -> int:
@@ -76,17 +87,29 @@ def main() -> None:
     machine = platform.processor() or platform.machine()
     print(f"# {machine}, torch threads {torch.get_num_threads()}")
     print(f"# {args.seconds:g} s stereo excerpt; fit: {args.steps} steps on 2 x 10 s excerpts")
-    print(f"{'generator':46s} {'params':>8s} {'x realtime':>10s} {'fit s':>8s}")
-    total_fit = 0.0
+    print("# wall: as measured; idle: CPU time / threads (what idle cores would take)")
+    print(
+        f"{'generator':46s} {'params':>8s} {'x rt wall':>9s} {'x rt idle':>9s} "
+        f"{'fit s wall':>10s} {'fit s idle':>10s}"
+    )
+    total_wall = total_idle = 0.0
     for name, spec in GENERATORS.items():
         if args.name not in name:
             continue
-        speed = realtime_factor(name, audio)
-        fit = fit_seconds(name, excerpts, args.steps) if spec.neural and not args.no_fit else 0.0
-        total_fit += fit
-        print(f"{name:46s} {parameter_count(name):8d} {speed:10.1f} {fit:8.1f}", flush=True)
+        speed_wall, speed_idle = realtime_factors(name, audio)
+        fit_wall = fit_idle = 0.0
+        if spec.neural and not args.no_fit:
+            fit_wall, fit_idle = fit_seconds(name, excerpts, args.steps)
+        total_wall, total_idle = total_wall + fit_wall, total_idle + fit_idle
+        print(
+            f"{name:46s} {parameter_count(name):8d} {speed_wall:9.1f} {speed_idle:9.1f} "
+            f"{fit_wall:10.1f} {fit_idle:10.1f}",
+            flush=True,
+        )
     if not args.no_fit:
-        print(f"# total fit time at {args.steps} steps: {total_fit:.0f} s")
+        print(
+            f"# total fit at {args.steps} steps: {total_wall:.0f} s wall, {total_idle:.0f} s idle"
+        )
 
 
 if __name__ == "__main__":
