@@ -59,8 +59,9 @@ class Settings:
     # that nothing is ever fetched in tests or on machines without internet.
     weights_download: bool = False
     separator: str = "htdemucs"
-    # Empty: the manifest's default detector.
+    # Empty: the manifest's default vocal detector / mixture detector.
     detector: str = ""
+    mixture_detector: str = ""
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:

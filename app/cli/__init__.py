@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "keys": ("app.cli.keys", "create API keys for tenants"),
     "weights": ("app.cli.weights", "list, verify and fetch model weights"),
     "evaluate": ("app.cli.evaluate", "score a labelled data set and print EER/AUC"),
+    "data": ("app.cli.data", "build the real-music corpus and evaluation sets of fakes"),
+    "train": ("app.cli.train", "train the full-mix synthetic-music detector on a corpus"),
 }
 
 

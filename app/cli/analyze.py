@@ -54,9 +54,12 @@ def summarize(path: Path, report: dict[str, Any]) -> str:
             f"  {name:<9} P(synthetic) {scores[name]:.6f}"
             + (f"  threshold {limit:.6f}" if limit is not None else "")
         )
+    lines += [f"  why       {reason}" for reason in report.get("reasons", [])]
     for role, model in report["models"].items():
+        domain = f", trained on {model['domain']}" if model.get("domain") else ""
         lines.append(
-            f"  model     {role}: {model['name']} ({(model['sha256'] or 'weight-free')[:12]})"
+            f"  model     {role}: {model['name']} "
+            f"({(model['sha256'] or 'weight-free')[:12]}{domain})"
         )
     lines += [f"  artifact  {name}: {where}" for name, where in report["artifacts"].items()]
     lines += [f"  warning   {warning}" for warning in report.get("warnings", [])]

@@ -1,5 +1,8 @@
 """``soundscape evaluate``: score a labelled set with each detector and print EER, AUC, FPR/FNR.
 
+Vocal detectors and the mixture detector alike; with a ``real/`` + ``fake/<generator>/``
+folder the JSON adds ``per_generator`` AUCs under each model's entry.
+
 A file's score is the track score the detect stage reports (whole-file windows, the same
 aggregate), so the figures measure what the service does. Worker code and torch load only
 inside run().
@@ -10,14 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from app.config import Settings
     from workers.compute.evaluation import LabelledFile
-    from workers.models.roles import WindowDetector
 
 
 @dataclass(frozen=True)
@@ -56,26 +61,42 @@ def run(args: argparse.Namespace) -> int:
     names = list(dict.fromkeys(args.models or [model_name("vocal-detector", settings.detector)]))
     models = {name: load_model(name, settings) for name in names}
     scores, failures = score_items(items, models, args.hop, args.batch_size)
-    results = {
-        name: summarize(items, scores[name], threshold) for name, (_, threshold) in models.items()
-    }
+    groups = fake_groups(args.data, items)
+    results: dict[str, dict[str, Any]] = {}
+    for name, model in models.items():
+        results[name] = summarize(items, scores[name], model.threshold)
+        if any(groups):
+            results[name]["per_generator"] = per_generator(items, scores[name], groups)
     for failure in failures:
         print(f"could not score {failure.path}: {failure.reason}", file=sys.stderr)
     if args.json:
         print(json.dumps({"models": results}))
     else:
-        print(format_table(results, {n: t for n, (_, t) in models.items()}, len(items), failures))
+        thresholds = {n: m.threshold for n, m in models.items()}
+        print(format_table(results, thresholds, len(items), failures))
     return 0
 
 
-def load_model(name: str, settings: Settings) -> tuple[WindowDetector, float | None]:
-    """The detector ``name`` from the registry and its shipped threshold (None if absent)."""
+@dataclass(frozen=True)
+class Scorer:
+    """A model of either detector role, reduced to: mono audio at ``sample_rate`` -> the track
+    score the detect stage reports, and its shipped threshold (None if absent)."""
+
+    score: Callable[[np.ndarray, float, int], float | None]
+    sample_rate: int
+    threshold: float | None
+
+
+def load_model(name: str, settings: Settings) -> Scorer:
+    """The vocal or mixture detector ``name`` from the registry, as a Scorer."""
+    from workers.compute.detection import score_mixture, score_track
     from workers.models.device import resolve_device
-    from workers.models.registry import load_model
+    from workers.models.registry import load_model, specs
     from workers.models.weights import shipped_threshold
 
-    detector = load_model(
-        "vocal-detector",
+    role = "mixture-detector" if name in specs("mixture-detector") else "vocal-detector"
+    model = load_model(
+        role,
         name,
         settings.weights_dir,
         str(resolve_device(settings.device)),
@@ -85,14 +106,49 @@ def load_model(name: str, settings: Settings) -> tuple[WindowDetector, float | N
         threshold: float | None = shipped_threshold(name)
     except KeyError:
         threshold = None
-    return detector, threshold
+    if role == "mixture-detector":
+        return Scorer(
+            lambda mono, hop, _: score_mixture(mono, model.sample_rate, model, hop).track_score,
+            model.sample_rate,
+            threshold,
+        )
+    return Scorer(
+        lambda mono, hop, batch: score_track(
+            mono, model.sample_rate, model, hop_seconds=hop, batch_size=batch
+        ),
+        model.sample_rate,
+        threshold,
+    )
+
+
+def fake_groups(data: Path, items: list[LabelledFile]) -> list[str]:
+    """Per item, the folders between ``fake/`` and a fake file (its generator), else ""."""
+    groups = []
+    for item in items:
+        try:
+            parts = item.path.relative_to(data / "fake").parts[:-1]
+        except ValueError:
+            parts = ()
+        groups.append("/".join(parts) if item.is_fake else "")
+    return groups
+
+
+def per_generator(
+    items: list[LabelledFile], scores: list[float | None], groups: list[str]
+) -> dict[str, float | None]:
+    """AUC of all real files against each generator's fakes."""
+    from workers.compute.evaluation import summarize
+
+    out = {}
+    for group in sorted(set(groups) - {""}):
+        keep = [i for i, item in enumerate(items) if not item.is_fake or groups[i] == group]
+        figures = summarize([items[i] for i in keep], [scores[i] for i in keep], None)
+        out[group] = figures["auc"]
+    return out
 
 
 def score_items(
-    items: list[LabelledFile],
-    models: dict[str, tuple[WindowDetector, float | None]],
-    hop_seconds: float,
-    batch_size: int,
+    items: list[LabelledFile], models: dict[str, Scorer], hop_seconds: float, batch_size: int
 ) -> tuple[dict[str, list[float | None]], list[Failure]]:
     """Track score of every file under every model; None (and a Failure) when unreadable."""
     from app.errors import CorruptAudioError
@@ -111,27 +167,21 @@ def score_items(
 
 
 def score_item(
-    path: Path,
-    models: dict[str, tuple[WindowDetector, float | None]],
-    hop_seconds: float,
-    batch_size: int,
+    path: Path, models: dict[str, Scorer], hop_seconds: float, batch_size: int
 ) -> dict[str, float | None]:
     """One file's track score per model; decoded (mono, by ffmpeg) once per sample rate."""
     from app.errors import CorruptAudioError
     from workers.compute.audio import decode_file
-    from workers.compute.detection import score_track
 
     decoded: dict[int, Any] = {}
     row: dict[str, float | None] = {}
-    for name, (detector, _) in models.items():
-        rate = detector.sample_rate
+    for name, model in models.items():
+        rate = model.sample_rate
         if rate not in decoded:
             decoded[rate] = decode_file(path, rate, 1)
             if decoded[rate].shape[-1] == 0:
                 raise CorruptAudioError("no audio samples decoded")
-        row[name] = score_track(
-            decoded[rate], rate, detector, hop_seconds=hop_seconds, batch_size=batch_size
-        )
+        row[name] = model.score(decoded[rate], hop_seconds, batch_size)
     return row
 
 

@@ -1,4 +1,5 @@
-"""Detection: score vocals in overlapping windows over the whole track, then decide."""
+"""Detection: score the vocals and the full mix in overlapping windows over the whole track,
+then decide from the detector calibrated on real music."""
 
 from __future__ import annotations
 
@@ -14,18 +15,11 @@ from workers.compute.windows import (
     MIN_VOCAL_FRACTION,
     aggregate_track_score,
     extract_windows,
-    log_odds,
     timeline_at_hop,
     window_bounds_seconds,
     window_starts,
 )
-from workers.models.roles import ModelInfo, WindowDetector
-
-# Half-width of the inconclusive band around a model's threshold, in log-odds: a score
-# must be e (~2.7) times more or less likely synthetic than the threshold's odds. Log-odds,
-# not probability, because calibrated thresholds of these detectors sit above 0.99, where a
-# fixed probability margin would put "likely synthetic" above 1.
-DEFAULT_MARGIN = 1.0
+from workers.models.roles import MixtureDetector, ModelInfo, WindowDetector
 
 
 class VocalActivityLike(Protocol):
@@ -69,6 +63,7 @@ class Detection:
     windows: tuple[WindowScores, ...]
     models: dict[str, ModelInfo]
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    reasons: tuple[str, ...] = field(default_factory=tuple)
 
 
 def prepare_mono(samples: np.ndarray, sample_rate: int, target_rate: int) -> np.ndarray:
@@ -139,17 +134,65 @@ def score_track(
     return score_windows(mono, detector, hop_seconds=hop_seconds, batch_size=batch_size).track_score
 
 
-def decide_verdict(overall: float | None, threshold: float, margin: float) -> str:
-    """Synthetic when logit(overall) >= logit(threshold) + margin, authentic when
-    <= logit(threshold) - margin, inconclusive between or when nothing was scored."""
-    if overall is None:
+@dataclass(frozen=True)
+class MusicThresholds:
+    """Thresholds of a detector calibrated on real music: at or above ``synthetic`` a track
+    is likely synthetic, at or below ``authentic`` likely authentic, inconclusive between."""
+
+    synthetic: float
+    authentic: float
+
+
+def decide_verdict(score: float | None, thresholds: MusicThresholds | None) -> str:
+    """The verdict from the score of a detector calibrated on real music; inconclusive when
+    there is none (no such detector, or nothing scored)."""
+    if score is None or thresholds is None:
         return INCONCLUSIVE
-    gap = log_odds(overall) - log_odds(threshold)
-    if gap >= margin:
+    if score >= thresholds.synthetic:
         return LIKELY_SYNTHETIC
-    if gap <= -margin:
+    if score <= thresholds.authentic:
         return LIKELY_AUTHENTIC
     return INCONCLUSIVE
+
+
+def explain_verdict(name: str, score: float | None, thresholds: MusicThresholds | None) -> str:
+    """One sentence naming the detector and the score that decided the verdict."""
+    if thresholds is None:
+        return "no detector calibrated on real music ran: the verdict stays inconclusive"
+    if score is None:
+        return f"mixture detector {name} scored nothing: the verdict stays inconclusive"
+    t_syn, t_auth = thresholds.synthetic, thresholds.authentic
+    if score >= t_syn:
+        return (
+            f"mixture detector {name} {score:.4f} >= threshold {t_syn:.4f} "
+            "(calibrated on real music)"
+        )
+    if score <= t_auth:
+        return (
+            f"mixture detector {name} {score:.4f} <= authentic threshold {t_auth:.4f} "
+            "(calibrated on real music)"
+        )
+    return (
+        f"mixture detector {name} {score:.4f} lies between the authentic threshold {t_auth:.4f} "
+        f"and the synthetic threshold {t_syn:.4f}"
+    )
+
+
+def score_mixture(
+    mixture: np.ndarray, sample_rate: int, detector: MixtureDetector, hop_seconds: float
+) -> WindowScores:
+    """Window scores of the full mix (channels, n) at ``sample_rate`` by a mixture detector."""
+    mono = prepare_mono(mixture, sample_rate, detector.sample_rate)
+    starts, ends, scores = detector.score_track(mono, hop_seconds)
+    return WindowScores("mixture", hop_seconds, starts, ends, tuple(scores))
+
+
+def _series(windows: WindowScores | None, duration: float, hop: float) -> list[float | None]:
+    if windows is None:
+        return []
+    return timeline_at_hop(
+        windows.starts_seconds, windows.ends_seconds, windows.scores, duration, hop
+    )
 
 
 def detect(
@@ -159,49 +202,60 @@ def detect(
     detector: WindowDetector,
     *,
     threshold: float,
-    margin: float = DEFAULT_MARGIN,
+    mixture_detector: MixtureDetector | None = None,
+    music_thresholds: MusicThresholds | None = None,
     activity: VocalActivityLike | None = None,
     hop_seconds: float = 1.0,
     batch_size: int = 16,
 ) -> Detection:
-    """Score a track's vocals over its whole length and decide a verdict.
+    """Score a track's vocals and its full mix over their whole length, and decide.
 
-    ``vocals`` and ``mixture``: float32 (channels, n) at ``sample_rate`` (any rate; they are
-    down-mixed and resampled to the detector's). With ``vocals`` None the mixture is scored
-    as the vocal source and a warning says so. No full-mix (synthetic music) detector has
-    weights yet, so the ``mixture`` score stays None: it is never invented.
+    ``vocals`` and ``mixture``: float32 (channels, n) at ``sample_rate`` (any rate; each
+    detector down-mixes and resamples). With ``vocals`` None the mixture is scored by the
+    vocal detector too, with a warning. Only the mixture detector, calibrated on real music
+    (``music_thresholds``), decides the verdict; the vocal detector, trained on speech,
+    reports its score and its reason but never makes a track synthetic or authentic.
     """
     warnings: list[str] = []
-    source = vocals
-    if source is None:
-        source = mixture
+    if vocals is None:
         warnings.append("no vocal stem: the full mix was scored with the vocal detector")
-    mono = prepare_mono(source, sample_rate, detector.sample_rate)
-    vocal_windows = score_windows(
+    mono = prepare_mono(mixture if vocals is None else vocals, sample_rate, detector.sample_rate)
+    vocal = score_windows(
         mono, detector, hop_seconds=hop_seconds, batch_size=batch_size, activity=activity
     )
-    overall = vocal_windows.track_score
-    if overall is None:
-        warnings.append("no vocal-active window: nothing was scored")
-    duration = len(mono) / detector.sample_rate
-    timeline = {
-        "hop_seconds": hop_seconds,
-        "vocals": timeline_at_hop(
-            vocal_windows.starts_seconds,
-            vocal_windows.ends_seconds,
-            vocal_windows.scores,
-            duration,
-            hop_seconds,
-        ),
-        "mixture": [],
-    }
+    if vocal.track_score is None:
+        warnings.append("no vocal-active window: the vocal detector scored nothing")
+    mix = None
+    if mixture_detector is not None:
+        mix = score_mixture(mixture, sample_rate, mixture_detector, hop_seconds)
+    mix_score = None if mix is None else mix.track_score
+    mix_name = "" if mixture_detector is None else mixture_detector.name
+    reasons = [explain_verdict(mix_name, mix_score, music_thresholds)]
+    if vocal.track_score is not None:
+        reasons.append(
+            f"vocal detector {detector.name} {vocal.track_score:.4f} (threshold {threshold:.4f}) "
+            "is not calibrated on music: reported, not used for the verdict"
+        )
+    duration = mixture.shape[-1] / sample_rate
+    models = {"vocal_detector": detector.info}
+    if mixture_detector is not None:
+        models["mixture_detector"] = mixture_detector.info
     return Detection(
-        scores={"vocals": overall, "mixture": None, "overall": overall},
-        thresholds={"vocals": threshold, "mixture": None},
-        verdict=decide_verdict(overall, threshold, margin),
-        timeline=timeline,
-        windows=(vocal_windows,),
-        models={"vocal_detector": detector.info},
+        scores={"vocals": vocal.track_score, "mixture": mix_score, "overall": mix_score},
+        thresholds={
+            "vocals": threshold,
+            "mixture": None if music_thresholds is None else music_thresholds.synthetic,
+            "mixture_authentic": None if music_thresholds is None else music_thresholds.authentic,
+        },
+        verdict=decide_verdict(mix_score, music_thresholds),
+        reasons=tuple(reasons),
+        timeline={
+            "hop_seconds": hop_seconds,
+            "vocals": _series(vocal, duration, hop_seconds),
+            "mixture": _series(mix, duration, hop_seconds),
+        },
+        windows=(vocal,) if mix is None else (vocal, mix),
+        models=models,
         warnings=tuple(warnings),
     )
 
@@ -214,6 +268,7 @@ def report_fragment(detection: Detection) -> dict[str, Any]:
         "thresholds": dict(detection.thresholds),
         "timeline": {key: _plain(value) for key, value in detection.timeline.items()},
         "models": {role: info.as_dict() for role, info in detection.models.items()},
+        "reasons": list(detection.reasons),
         "warnings": list(detection.warnings),
     }
 

@@ -18,7 +18,8 @@ def empty_report() -> dict[str, Any]:
     return {
         "verdict": INCONCLUSIVE,
         "scores": {"vocals": None, "mixture": None, "overall": None},
-        "thresholds": {"vocals": None, "mixture": None},
+        "thresholds": {"vocals": None, "mixture": None, "mixture_authentic": None},
+        "reasons": [],
         "regions": [],
         "artist_matches": [],
         "timeline": {

@@ -82,6 +82,11 @@ MODELS: dict[str, ModelSpec] = {
         SeparatorSpec(
             name="repet-sim", loader="workers.models.repet_sim:load_repet_sim", needs_weights=False
         ),
+        ModelSpec(
+            role="mixture-detector",
+            name="soundscape-mix",
+            loader="workers.models.mixture:load_mixture_detector",
+        ),
         _detector("aasist", "workers.models.aasist:build_aasist", 64600, TwoClassLogits(0)),
         _detector("aasist-l", "workers.models.aasist:build_aasist_l", 64600, TwoClassLogits(0)),
         _detector(
@@ -154,6 +159,12 @@ def default_model_name(role: str) -> str:
             f"weights/manifest.yaml must mark one known {role} as default, found {defaults}"
         )
     return defaults[0]
+
+
+def specs_with_default(role: str) -> bool:
+    """Whether the manifest marks a default model of ``role`` (a deployment may ship none:
+    without a mixture detector the verdict stays inconclusive, and the report says why)."""
+    return any(e.role == role and e.default for e in weights.load_manifest().values())
 
 
 def model_name(role: str, configured: str) -> str:

@@ -23,13 +23,25 @@ class ModelInfo:
 
     name: str
     sha256: str | None
+    # What a detector was trained on ("speech", "singing", "music") and whether its
+    # threshold was calibrated on real music: only such a detector may decide a verdict.
+    domain: str | None = None
+    calibrated_on_music: bool = False
 
-    def as_dict(self) -> dict[str, str | None]:
-        return {"name": self.name, "sha256": self.sha256}
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "sha256": self.sha256}
+        if self.domain is not None:
+            out |= {"domain": self.domain, "calibrated_on_music": self.calibrated_on_music}
+        return out
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ModelInfo:
-        return cls(name=str(raw["name"]), sha256=raw.get("sha256"))
+        return cls(
+            name=str(raw["name"]),
+            sha256=raw.get("sha256"),
+            domain=raw.get("domain"),
+            calibrated_on_music=bool(raw.get("calibrated_on_music", False)),
+        )
 
 
 class Separator(Protocol):
@@ -56,6 +68,20 @@ class WindowDetector(Protocol):
         ...
 
 
+class MixtureDetector(Protocol):
+    """Role "mixture-detector": P(synthetic) of windows over a whole full mix."""
+
+    name: str
+    sample_rate: int
+    info: ModelInfo
+
+    def score_track(
+        self, mono: np.ndarray, hop_seconds: float
+    ) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+        """mono float32 (n,) at ``sample_rate`` -> window starts, ends (s), P(synthetic)."""
+        ...
+
+
 class SpeakerEncoder(Protocol):
     """Role "speaker-encoder": one voice embedding per window (no model registered yet)."""
 
@@ -72,6 +98,6 @@ class SpeakerEncoder(Protocol):
 ROLES: dict[str, type[Any]] = {
     "separator": Separator,
     "vocal-detector": WindowDetector,
-    "mixture-detector": WindowDetector,
+    "mixture-detector": MixtureDetector,
     "speaker-encoder": SpeakerEncoder,
 }

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import yaml
 
 from app.config import PROJECT_ROOT
 from app.errors import WeightsChecksumError, WeightsMissingError
 from app.hashing import sha256_file
+
+if TYPE_CHECKING:
+    from workers.compute.detection import MusicThresholds
+    from workers.models.roles import ModelInfo
 
 # A machine with no route out should fail in seconds, not hang: connect timeout 5 s; a
 # stalled transfer gives up after 60 s without a byte.
@@ -254,3 +258,24 @@ def shipped_threshold(model_name: str) -> float:
             "run scripts/calibrate_thresholds.py"
         )
     return float(entry.extra["threshold"])
+
+
+def music_thresholds(model_name: str) -> MusicThresholds:
+    """The synthetic and authentic thresholds a mixture detector was calibrated with on real
+    music (weights/manifest.yaml ``threshold`` and ``authentic_threshold``)."""
+    from workers.compute.detection import MusicThresholds
+
+    entry = load_manifest()[model_name]
+    if "authentic_threshold" not in entry.extra:
+        raise KeyError(f"{model_name} has no authentic_threshold in weights/manifest.yaml")
+    return MusicThresholds(shipped_threshold(model_name), float(entry.extra["authentic_threshold"]))
+
+
+def with_domain(info: ModelInfo) -> ModelInfo:
+    """``info`` marked with its manifest ``domain`` and ``calibrated_on_music``."""
+    entry = load_manifest()[info.name]
+    return replace(
+        info,
+        domain=str(entry.extra.get("domain", "unknown")),
+        calibrated_on_music=bool(entry.extra.get("calibrated_on_music", False)),
+    )

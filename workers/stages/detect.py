@@ -3,7 +3,7 @@ vocal detector and decide a verdict. Torch loads only when the stage runs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import soundfile as sf
@@ -12,11 +12,13 @@ from app.jobstate import JobRef
 from workers.compute.report import TIMELINE_HOP_SECONDS
 from workers.models.roles import ModelInfo
 from workers.runtime import Runtime
+from workers.stages.ingest import IngestOutput
 from workers.stages.separate import SeparateOutput
 
 
 @dataclass(frozen=True)
 class DetectInput:
+    ingest: IngestOutput
     separate: SeparateOutput
 
 
@@ -30,6 +32,7 @@ class DetectOutput:
     timeline: dict[str, Any]
     models: dict[str, ModelInfo]
     warnings: tuple[str, ...]
+    reasons: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -39,6 +42,7 @@ class DetectOutput:
             "timeline": dict(self.timeline),
             "models": {role: info.as_dict() for role, info in self.models.items()},
             "warnings": list(self.warnings),
+            "reasons": list(self.reasons),
         }
 
     @classmethod
@@ -51,6 +55,7 @@ class DetectOutput:
             raw["timeline"],
             models,
             tuple(raw["warnings"]),
+            tuple(raw.get("reasons", ())),
         )
 
     def report(self) -> dict[str, Any]:
@@ -59,29 +64,42 @@ class DetectOutput:
 
 def run(runtime: Runtime, job: JobRef, inputs: DetectInput) -> DetectOutput:
     from workers.compute.detection import detect, report_fragment
-    from workers.models.registry import load_model, model_name
-    from workers.models.weights import shipped_threshold
+    from workers.models.registry import specs_with_default
+    from workers.models.weights import music_thresholds, shipped_threshold, with_domain
 
     settings = runtime.settings
-    name = model_name("vocal-detector", settings.detector)
-    detector = load_model(
-        "vocal-detector",
-        name,
-        settings.weights_dir,
-        settings.device,
-        allow_download=settings.weights_download,
-    )
+    vocal_name, detector = _load(runtime, "vocal-detector", settings.detector)
+    mix_name, mixture_detector, thresholds = "", None, None
+    if specs_with_default("mixture-detector") or settings.mixture_detector:
+        mix_name, mixture_detector = _load(runtime, "mixture-detector", settings.mixture_detector)
+        thresholds = music_thresholds(mix_name)
     with runtime.workdir() as tmp:
         runtime.storage.get_file(inputs.separate.vocals_key, tmp / "vocals.flac")
-        samples, rate = sf.read(tmp / "vocals.flac", dtype="float32", always_2d=True)
-    vocals = samples.T
+        runtime.storage.get_file(inputs.ingest.canonical_key, tmp / "mix.flac")
+        vocals, rate = sf.read(tmp / "vocals.flac", dtype="float32", always_2d=True)
+        mixture, _ = sf.read(tmp / "mix.flac", dtype="float32", always_2d=True)
     result = detect(
-        vocals,
-        vocals,
+        vocals.T,
+        mixture.T,
         int(rate),
         detector,
-        threshold=shipped_threshold(name),
+        threshold=shipped_threshold(vocal_name),
+        mixture_detector=mixture_detector,
+        music_thresholds=thresholds,
         activity=inputs.separate.activity,
         hop_seconds=TIMELINE_HOP_SECONDS,
     )
-    return DetectOutput.from_json(report_fragment(result))
+    output = DetectOutput.from_json(report_fragment(result))
+    models = {role: with_domain(info) for role, info in output.models.items()}
+    return replace(output, models=models)
+
+
+def _load(runtime: Runtime, role: str, configured: str) -> tuple[str, Any]:
+    from workers.models.registry import load_model, model_name
+
+    settings = runtime.settings
+    name = model_name(role, configured)
+    model = load_model(
+        role, name, settings.weights_dir, settings.device, allow_download=settings.weights_download
+    )
+    return name, model

@@ -15,6 +15,7 @@ from workers.compute.detection import (
     INCONCLUSIVE,
     LIKELY_AUTHENTIC,
     LIKELY_SYNTHETIC,
+    MusicThresholds,
     decide_verdict,
     detect,
     report_fragment,
@@ -85,81 +86,113 @@ def test_short_track_is_scored_as_one_padded_window() -> None:
     assert scores.scores[0] == pytest.approx(0.4, abs=1e-5)
 
 
-def test_fake_verse_in_a_long_authentic_track_is_flagged() -> None:
+@dataclass
+class LoudMixDetector:
+    """A mixture detector: P(synthetic) = clip(2 * RMS) of 2 s windows of the full mix."""
+
+    name: str = "loud-mix"
+    sample_rate: int = RATE
+    info: ModelInfo = ModelInfo("loud-mix", None)
+
+    def score_track(
+        self, mono: np.ndarray, hop_seconds: float
+    ) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+        window, hop = 2 * RATE, int(hop_seconds * RATE)
+        starts = range(0, max(1, mono.size - window + 1), hop)
+        scores = [min(1.0, 2 * float(np.sqrt(np.mean(mono[s : s + window] ** 2)))) for s in starts]
+        return (
+            tuple(s / RATE for s in starts),
+            tuple(min(s + window, mono.size) / RATE for s in starts),
+            tuple(scores),
+        )
+
+
+MUSIC = MusicThresholds(synthetic=0.5, authentic=0.2)
+
+
+def test_a_fake_verse_shows_in_the_vocal_timeline_but_vocals_never_decide() -> None:
     track = _stereo(240.0, loud=(100.0, 120.0))
-    result = detect(track, track, INPUT_RATE, EnergyDetector(), threshold=0.5, margin=0.05)
-    assert result.verdict == LIKELY_SYNTHETIC
-    assert result.scores["vocals"] == result.scores["overall"]
+    result = detect(track, track, INPUT_RATE, EnergyDetector(), threshold=0.5)
+    assert result.verdict == INCONCLUSIVE  # no detector calibrated on real music ran
+    assert result.scores["vocals"] is not None and result.scores["vocals"] > 0.8
+    assert result.scores["overall"] is None
     timeline = result.timeline["vocals"]
     assert len(timeline) == 240 and result.timeline["hop_seconds"] == 1.0
     assert max(timeline[102:118]) > 0.8 and max(timeline[:90]) < 0.2
+    assert any("not calibrated on music" in reason for reason in result.reasons)
 
 
-def test_quiet_track_is_authentic_and_mixture_is_never_invented() -> None:
-    track = _stereo(30.0)
-    result = detect(track, track, INPUT_RATE, EnergyDetector(), threshold=0.5, margin=0.05)
+def test_the_mixture_detector_decides_a_synthetic_verdict_and_says_why() -> None:
+    track = _stereo(60.0, loud=(10.0, 50.0))
+    result = detect(
+        track,
+        track,
+        INPUT_RATE,
+        EnergyDetector(),
+        threshold=0.5,
+        mixture_detector=LoudMixDetector(),
+        music_thresholds=MUSIC,
+    )
+    assert result.verdict == LIKELY_SYNTHETIC
+    assert result.scores["overall"] == result.scores["mixture"] > 0.8
+    assert result.reasons[0].startswith("mixture detector loud-mix")
+    assert "calibrated on real music" in result.reasons[0]
+    assert len(result.timeline["mixture"]) == 60 and max(result.timeline["mixture"][:5]) < 0.2
+    assert result.models["mixture_detector"] == ModelInfo("loud-mix", None)
+
+
+def test_a_quiet_mix_is_authentic_even_when_the_vocal_detector_is_sure() -> None:
+    quiet_mix, loud_vocals = _stereo(30.0), _stereo(30.0, loud=(0.0, 30.0))
+    result = detect(
+        loud_vocals,
+        quiet_mix,
+        INPUT_RATE,
+        EnergyDetector(),
+        threshold=0.5,
+        mixture_detector=LoudMixDetector(),
+        music_thresholds=MUSIC,
+    )
+    assert result.scores["vocals"] is not None and result.scores["vocals"] > 0.8
     assert result.verdict == LIKELY_AUTHENTIC
-    assert result.scores["mixture"] is None and result.timeline["mixture"] == []
-    assert result.thresholds == {"vocals": 0.5, "mixture": None}
-    assert result.models == {"vocal_detector": ModelInfo("energy", None)}
+    assert result.thresholds == {"vocals": 0.5, "mixture": 0.5, "mixture_authentic": 0.2}
     assert result.warnings == ()
 
 
 @pytest.mark.parametrize(
-    ("overall", "verdict"),
-    # margin 1.0 in log-odds around logit(0.5) = 0: sigmoid(+-1) = 0.731 / 0.269
+    ("score", "verdict"),
     [
         (0.9, LIKELY_SYNTHETIC),
-        (0.74, LIKELY_SYNTHETIC),
-        (0.72, INCONCLUSIVE),
-        (0.5, INCONCLUSIVE),
-        (0.28, INCONCLUSIVE),
-        (0.26, LIKELY_AUTHENTIC),
-        (0.1, LIKELY_AUTHENTIC),
+        (0.5, LIKELY_SYNTHETIC),
+        (0.49, INCONCLUSIVE),
+        (0.21, INCONCLUSIVE),
+        (0.2, LIKELY_AUTHENTIC),
+        (0.0, LIKELY_AUTHENTIC),
         (None, INCONCLUSIVE),
     ],
 )
-def test_verdict_bands_around_the_threshold(overall: float | None, verdict: str) -> None:
-    assert decide_verdict(overall, threshold=0.5, margin=1.0) == verdict
+def test_verdict_bands_between_the_music_thresholds(score: float | None, verdict: str) -> None:
+    assert decide_verdict(score, MUSIC) == verdict
 
 
-@pytest.mark.parametrize(
-    ("overall", "verdict"),
-    # threshold 0.9984 is logit 6.44: synthetic from logit 7.44 (0.99941), authentic to 5.44
-    [
-        (0.99999, LIKELY_SYNTHETIC),
-        (0.9995, LIKELY_SYNTHETIC),
-        (0.9993, INCONCLUSIVE),
-        (0.9960, INCONCLUSIVE),
-        (0.9950, LIKELY_AUTHENTIC),
-        (1.0, LIKELY_SYNTHETIC),
-    ],
-)
-def test_a_threshold_near_one_leaves_every_verdict_reachable(overall: float, verdict: str) -> None:
-    assert decide_verdict(overall, threshold=0.9984, margin=1.0) == verdict
+def test_without_a_music_calibrated_detector_nothing_is_decided() -> None:
+    assert decide_verdict(1.0, None) == INCONCLUSIVE
+    assert decide_verdict(0.0, None) == INCONCLUSIVE
 
 
 def test_windows_without_vocals_are_null_not_authentic() -> None:
     detector = EnergyDetector()
     track = _stereo(20.0, loud=(0.0, 20.0))
     result = detect(
-        track,
-        track,
-        INPUT_RATE,
-        detector,
-        threshold=0.5,
-        margin=0.05,
-        activity=ActiveBetween(0.0, 8.0),
+        track, track, INPUT_RATE, detector, threshold=0.5, activity=ActiveBetween(0.0, 8.0)
     )
     windows = result.windows[0]
     # Windows starting at 0..6 s hold >= 50 % vocals (the one at 6 s: 2 of 4 s).
     assert [s is not None for s in windows.scores] == [True] * 7 + [False] * 10
     assert sum(detector.batches) == 7
     assert result.timeline["vocals"][12:] == [None] * 8
-    assert result.verdict == LIKELY_SYNTHETIC
 
 
-def test_no_vocal_activity_is_inconclusive_with_a_warning() -> None:
+def test_no_vocal_activity_warns_and_leaves_vocals_unscored() -> None:
     track = _stereo(12.0)
     result = detect(
         track,
@@ -167,25 +200,24 @@ def test_no_vocal_activity_is_inconclusive_with_a_warning() -> None:
         INPUT_RATE,
         EnergyDetector(),
         threshold=0.5,
-        margin=0.05,
         activity=ActiveBetween(50.0, 60.0),
     )
-    assert result.scores["overall"] is None and result.verdict == INCONCLUSIVE
+    assert result.scores["vocals"] is None and result.verdict == INCONCLUSIVE
     assert any("no vocal-active window" in w for w in result.warnings)
     assert all(v is None for v in result.timeline["vocals"])
 
 
 def test_missing_vocal_stem_scores_the_mix_and_warns() -> None:
     mix = _stereo(30.0, loud=(0.0, 30.0))
-    result = detect(None, mix, INPUT_RATE, EnergyDetector(), threshold=0.5, margin=0.05)
-    assert result.verdict == LIKELY_SYNTHETIC
+    result = detect(None, mix, INPUT_RATE, EnergyDetector(), threshold=0.5)
+    assert result.scores["vocals"] is not None and result.scores["vocals"] > 0.8
     assert any("full mix" in w for w in result.warnings)
 
 
-def test_score_track_matches_the_stage_overall_score() -> None:
+def test_score_track_matches_the_stage_vocal_score() -> None:
     track = _stereo(40.0, loud=(10.0, 25.0))
-    stage = detect(track, track, INPUT_RATE, EnergyDetector(), threshold=0.5, margin=0.05)
-    assert score_track(track, INPUT_RATE, EnergyDetector()) == stage.scores["overall"]
+    stage = detect(track, track, INPUT_RATE, EnergyDetector(), threshold=0.5)
+    assert score_track(track, INPUT_RATE, EnergyDetector()) == stage.scores["vocals"]
 
 
 def test_report_fragment_is_plain_json() -> None:
@@ -196,11 +228,12 @@ def test_report_fragment_is_plain_json() -> None:
         INPUT_RATE,
         EnergyDetector(),
         threshold=0.5,
-        margin=0.05,
+        mixture_detector=LoudMixDetector(),
+        music_thresholds=MUSIC,
         activity=ActiveBetween(0.0, 5.0),
     )
     fragment = json.loads(json.dumps(report_fragment(result)))
-    assert set(fragment) >= {"verdict", "scores", "thresholds", "timeline", "models"}
+    assert set(fragment) >= {"verdict", "scores", "thresholds", "timeline", "models", "reasons"}
     assert fragment["models"]["vocal_detector"] == {"name": "energy", "sha256": None}
     assert fragment["timeline"]["vocals"][-1] is None
 
@@ -220,13 +253,13 @@ def test_aasist_scores_a_whole_stereo_track_and_tells_tts_from_speech(
     aasist = load_model("vocal-detector", "aasist", weights_dir)
     speech = decode_file(audio_dir / SPEECH_FILE, 44100, 2, max_seconds=5.5)
     tts = decode_file(_espeak(tmp_path / "tts.wav", "The boats waited by the pier."), 44100, 2)
-    real = detect(speech, speech, 44100, aasist, threshold=0.5, margin=0.05)
-    fake = detect(tts, tts, 44100, aasist, threshold=0.5, margin=0.05)
+    real = detect(speech, speech, 44100, aasist, threshold=0.5)
+    fake = detect(tts, tts, 44100, aasist, threshold=0.5)
     assert real.windows[0].starts_seconds == (0.0, 1.0, pytest.approx(5.5 - 64600 / 16000))
     assert real.windows[0].ends_seconds[-1] == pytest.approx(5.5)
     assert real.models["vocal_detector"].sha256 == aasist.info.sha256
-    assert fake.scores["overall"] is not None and real.scores["overall"] is not None
-    assert fake.scores["overall"] > real.scores["overall"]
+    assert fake.scores["vocals"] is not None and real.scores["vocals"] is not None
+    assert fake.scores["vocals"] > real.scores["vocals"]
 
 
 def test_every_shipped_detector_carries_a_calibrated_threshold() -> None:
@@ -237,11 +270,12 @@ def test_every_shipped_detector_carries_a_calibrated_threshold() -> None:
         assert 0.0 < shipped_threshold(name) < 1.0, name
 
 
-def test_every_shipped_threshold_leaves_likely_synthetic_reachable() -> None:
-    from workers.compute.detection import DEFAULT_MARGIN
+def test_every_mixture_detector_has_music_thresholds_that_leave_every_verdict_reachable() -> None:
     from workers.models.registry import specs
-    from workers.models.weights import shipped_threshold
+    from workers.models.weights import music_thresholds
 
-    for name in specs("vocal-detector"):
-        verdict = decide_verdict(1.0, shipped_threshold(name), DEFAULT_MARGIN)
-        assert verdict == LIKELY_SYNTHETIC, name
+    for name in specs("mixture-detector"):
+        thresholds = music_thresholds(name)
+        assert 0.0 < thresholds.authentic <= thresholds.synthetic < 1.0, name
+        assert decide_verdict(1.0, thresholds) == LIKELY_SYNTHETIC
+        assert decide_verdict(0.0, thresholds) == LIKELY_AUTHENTIC

@@ -1,0 +1,103 @@
+"""``soundscape data``: build the real-music corpus, and labelled evaluation sets from it.
+
+``data real-music --out DIR`` fetches Debian's game-music packages (``apt-get download``,
+unpacked with ``dpkg-deb -x``: no root, nothing installed) and the shared real songs, decodes
+every music file to 44.1 kHz FLAC and splits by track into train / validation / calibration
+(``DIR/manifest.json`` records package, licence, duration and split per track).
+
+``data fakes --corpus DIR --out EVAL`` cuts excerpts of one split and writes them as
+``EVAL/real/`` and, re-synthesised by every generator of the zoo, ``EVAL/fake/<generator>/``,
+each through the same codec condition: the layout ``soundscape evaluate`` reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from app.config import PROJECT_ROOT
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True)
+    real = sub.add_parser("real-music", help="build the real-music corpus")
+    real.add_argument("--out", type=Path, required=True, help="corpus folder to create or update")
+    real.add_argument(
+        "--shared",
+        type=Path,
+        default=PROJECT_ROOT.parent / "shared",
+        help="the shared folder with audio/ and audio/songs/ (default: ../shared)",
+    )
+    real.add_argument("--seed", type=int, default=0, help="seed of the by-track split")
+    fakes = sub.add_parser("fakes", help="write real/ and fake/<generator>/ excerpts of a split")
+    fakes.add_argument("--corpus", type=Path, required=True, help="a built corpus folder")
+    fakes.add_argument("--out", type=Path, required=True, help="evaluation folder to write")
+    fakes.add_argument(
+        "--split", default="validation", choices=("train", "validation", "calibration")
+    )
+    fakes.add_argument("--seconds", type=float, default=20.0, help="excerpt length")
+    fakes.add_argument("--condition", default="mp3-128", help="codec condition for every file")
+    fakes.add_argument("--max-tracks", type=int, default=None)
+    fakes.add_argument(
+        "--generator",
+        action="append",
+        dest="generators",
+        metavar="NAME",
+        help="only these generators (default: the whole zoo)",
+    )
+    fakes.add_argument("--seed", type=int, default=0)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "real-music":
+        return _real_music(args)
+    return _fakes(args)
+
+
+def _real_music(args: argparse.Namespace) -> int:
+    from workers.mixture.corpus import build_corpus
+
+    records = build_corpus(
+        args.out, args.shared, seed=args.seed, progress=lambda message: print(message, flush=True)
+    )
+    hours: dict[str, float] = {}
+    for record in records:
+        hours[record.split] = hours.get(record.split, 0.0) + record.duration_seconds / 3600
+    print(
+        f"{len(records)} tracks in {args.out}: "
+        + ", ".join(f"{split} {h:.2f} h" for split, h in sorted(hours.items()))
+    )
+    return 0
+
+
+def _fakes(args: argparse.Namespace) -> int:
+    import numpy as np
+    import soundfile as sf
+    from tqdm import tqdm
+
+    from workers.mixture.codecs import apply_condition
+    from workers.mixture.corpus import load_manifest
+    from workers.mixture.dataset import excerpt_starts, read_excerpt
+    from workers.mixture.features import SAMPLE_RATE
+    from workers.mixture.generators import GENERATORS, load_generator
+
+    names = args.generators or list(GENERATORS)
+    unknown = sorted(set(names) - set(GENERATORS))
+    if unknown:
+        raise ValueError(f"unknown generator(s) {', '.join(unknown)}; see the zoo's registry")
+    tracks = [t for t in load_manifest(args.corpus) if t.split == args.split]
+    tracks = tracks[: args.max_tracks] if args.max_tracks else tracks
+    rng = np.random.default_rng(args.seed)
+    for track in tqdm(tracks, desc=f"{args.split} tracks"):
+        start = excerpt_starts(track.duration_seconds, args.seconds, 1, rng)[0]
+        audio = read_excerpt(args.corpus / "audio" / f"{track.track_id}.flac", start, args.seconds)
+        outputs = {Path("real"): audio}
+        for name in names:
+            outputs[Path("fake") / name] = load_generator(name, args.seed)(audio, SAMPLE_RATE)
+        for folder, signal in outputs.items():
+            target = args.out / folder / f"{track.track_id}.flac"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            coded = apply_condition(signal, SAMPLE_RATE, args.condition)
+            sf.write(target, np.clip(coded, -1, 1).T, SAMPLE_RATE, subtype="PCM_16")
+    print(f"wrote {len(tracks)} real and {len(tracks) * len(names)} fake excerpts to {args.out}")
+    return 0

@@ -1,0 +1,194 @@
+"""Labelled feature rows for the mixture detector: real excerpts and their synthetic counterparts.
+
+Every excerpt of a corpus split yields real rows and, per generator family, one fake row made
+by a random member of the family (possibly a partial blend). Each row, real or fake, then
+goes through a random codec condition, so a codec is never the signal. Rows carry what made
+them (track, family, generator, blend fraction, condition) for leave-one-family-out
+validation and per-condition false-positive rates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from workers.mixture.codecs import apply_condition
+from workers.mixture.corpus import TrackRecord
+from workers.mixture.features import SAMPLE_RATE, track_frames
+from workers.mixture.generators import blend, generators_in, load_generator, random_blend_fraction
+from workers.mixture.model import WINDOW_SECONDS
+
+REAL = "real"
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Example:
+    """What one feature row is: ``family`` is REAL for real rows."""
+
+    track_id: str
+    excerpt: int
+    family: str
+    generator: str
+    fraction: float
+    condition: str
+
+    @property
+    def label(self) -> int:
+        return int(self.family != REAL)
+
+
+@dataclass(frozen=True)
+class ExampleSet:
+    """Rows, their features (N, n_features) and baseline fingerprints (N, m), float32."""
+
+    examples: tuple[Example, ...]
+    features: np.ndarray
+    fingerprints: np.ndarray
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.array([e.label for e in self.examples], dtype=np.int64)
+
+    def column(self, name: str) -> np.ndarray:
+        return np.array([getattr(e, name) for e in self.examples])
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows = json.dumps([asdict(e) for e in self.examples])
+        np.savez_compressed(
+            path, features=self.features, fingerprints=self.fingerprints, rows=np.array(rows)
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> ExampleSet:
+        with np.load(path) as data:
+            rows = json.loads(str(data["rows"]))
+            return cls(
+                tuple(Example(**row) for row in rows), data["features"], data["fingerprints"]
+            )
+
+    def subset(self, mask: np.ndarray) -> ExampleSet:
+        keep = np.flatnonzero(mask)
+        return ExampleSet(
+            tuple(self.examples[i] for i in keep), self.features[keep], self.fingerprints[keep]
+        )
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How many rows an excerpt yields and under which conditions."""
+
+    families: tuple[str, ...]
+    conditions: tuple[str, ...]
+    excerpts_per_track: int = 3
+    excerpt_seconds: float = WINDOW_SECONDS
+    reals_per_excerpt: int = 2
+    seed: int = 0
+
+
+def excerpt_starts(
+    duration: float, seconds: float, count: int, rng: np.random.Generator
+) -> list[float]:
+    """Up to ``count`` non-overlapping excerpt starts (seconds), spread over the track."""
+    if duration <= seconds:
+        return [0.0]
+    slots = min(count, int(duration // seconds))
+    span = duration / slots
+    return [i * span + float(rng.uniform(0, span - seconds)) for i in range(slots)]
+
+
+def read_excerpt(path: Path, start: float, seconds: float) -> np.ndarray:
+    """float32 (channels, n) of a corpus FLAC (44.1 kHz) from ``start`` for ``seconds``."""
+    first = int(start * SAMPLE_RATE)
+    audio, _ = sf.read(
+        path, start=first, stop=first + int(seconds * SAMPLE_RATE), dtype="float32", always_2d=True
+    )
+    return np.ascontiguousarray(audio.T)
+
+
+def excerpt_features(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Features and baseline fingerprint of a whole excerpt (channels, n): one window."""
+    mono = audio.mean(axis=0)
+    frames, end = track_frames(mono), mono.size / SAMPLE_RATE
+    return frames.window(0.0, end), frames.fingerprint(0.0, end)
+
+
+Row = tuple[Example, tuple[np.ndarray, np.ndarray]]
+
+
+def _excerpt_rows(job: tuple[Path, str, int, float, Recipe]) -> list[Row]:
+    path, track_id, index, start, recipe = job
+    rng = np.random.default_rng([recipe.seed, index, zlib.crc32(track_id.encode())])
+    audio = read_excerpt(path, start, recipe.excerpt_seconds)
+    rows = []
+    conditions = rng.choice(recipe.conditions, size=recipe.reals_per_excerpt, replace=False)
+    for condition in conditions:
+        example = Example(track_id, index, REAL, "", 0.0, str(condition))
+        rows.append((example, excerpt_features(apply_condition(audio, SAMPLE_RATE, condition))))
+    for family in recipe.families:
+        name = str(rng.choice(generators_in(family)))
+        fraction = random_blend_fraction(rng)
+        fake = blend(audio, load_generator(name, recipe.seed)(audio, SAMPLE_RATE), fraction)
+        condition = str(rng.choice(recipe.conditions))
+        example = Example(track_id, index, family, name, fraction, condition)
+        rows.append((example, excerpt_features(apply_condition(fake, SAMPLE_RATE, condition))))
+    return rows
+
+
+def single_thread() -> None:
+    """Pool initializer: one torch thread per worker process (the pool is the parallelism)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def build_examples(
+    corpus_dir: Path,
+    tracks: Sequence[TrackRecord],
+    recipe: Recipe,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> ExampleSet:
+    """Rows for ``tracks`` of the corpus at ``corpus_dir`` (deterministic for the recipe).
+
+    Runs in ``workers`` forked processes (default: the CPU count), one excerpt per task;
+    generators fitted in this process (``fit_generators``) are inherited by the workers.
+    """
+    jobs = []
+    for track in tracks:
+        rng = np.random.default_rng([recipe.seed, zlib.crc32(track.track_id.encode())])
+        path = corpus_dir / "audio" / f"{track.track_id}.flac"
+        for index, start in enumerate(
+            excerpt_starts(
+                track.duration_seconds, recipe.excerpt_seconds, recipe.excerpts_per_track, rng
+            )
+        ):
+            jobs.append((path, track.track_id, index, start, recipe))
+    results: list[list[Row]] = []
+    count = workers or os.cpu_count() or 1
+    if count == 1:
+        for job in jobs:
+            results.append(_excerpt_rows(job))
+            if progress:
+                progress(len(results), len(jobs))
+    else:
+        with ProcessPoolExecutor(count, initializer=single_thread) as pool:
+            for rows in pool.map(_excerpt_rows, jobs):
+                results.append(rows)
+                if progress:
+                    progress(len(results), len(jobs))
+    flat = [row for rows in results for row in rows]
+    return ExampleSet(
+        tuple(e for e, _ in flat),
+        np.stack([f for _, (f, _) in flat]),
+        np.stack([p for _, (_, p) in flat]),
+    )

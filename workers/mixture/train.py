@@ -1,0 +1,357 @@
+"""The mixture detector's whole recipe: rows, leave-one-family-out choice, fit, calibration.
+
+1. Rows (``workers.mixture.dataset``) from the corpus's train and validation splits, after
+   fitting the generator zoo briefly on train excerpts only.
+2. Every candidate (feature family x classifier) is scored leave-one-family-out: fit on the
+   train rows of all generator families but one, test on validation reals against the
+   validation fakes of the family left out. The candidate with the best worst-family AUC
+   (mean AUC breaking ties) ships: unseen generators are what real users bring.
+3. The chosen candidate is fitted on all train rows, and its threshold is set on the
+   calibration split scored exactly as the service scores a track (windows over the whole
+   track, the same aggregate) under every codec condition, at a per-track false-positive
+   rate of at most ``target_fpr``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import beta
+
+from workers.compute.evaluation import choose_threshold, roc_auc
+from workers.compute.windows import aggregate_track_score
+from workers.mixture.codecs import apply_condition, available_conditions
+from workers.mixture.corpus import TrackRecord, load_manifest
+from workers.mixture.dataset import (
+    REAL,
+    ExampleSet,
+    Recipe,
+    build_examples,
+    excerpt_starts,
+    read_excerpt,
+    single_thread,
+)
+from workers.mixture.features import PHASE_COLUMNS, SAMPLE_RATE, SPECTRAL_COLUMNS
+from workers.mixture.generators import DEFAULT_STEPS, FAMILIES, fit_generators, generators_in
+from workers.mixture.model import (
+    MixtureClassifier,
+    fit_classifier,
+    predict,
+    save_checkpoint,
+    track_windows,
+)
+
+Progress = Callable[[str, int, int], None]
+SCORING_HOP_SECONDS = 1.0
+# Full-strength fakes of the validation split below the authentic threshold: at most this share.
+AUTHENTIC_MISS_RATE = 0.05
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One feature family and classifier shape compared by leave-one-family-out."""
+
+    name: str
+    columns: slice | None  # None: the position-bound fingerprint baseline
+    hidden: int = 0
+
+
+CANDIDATES = (
+    Candidate("fingerprint-linear", None),
+    Candidate("spectral-linear", SPECTRAL_COLUMNS),
+    Candidate("phase-linear", PHASE_COLUMNS),
+    Candidate("all-linear", slice(0, PHASE_COLUMNS.stop)),
+    Candidate("all-mlp32", slice(0, PHASE_COLUMNS.stop), hidden=32),
+)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    seed: int = 0
+    excerpts_per_track: int = 3
+    generator_steps: int = DEFAULT_STEPS
+    generator_fit_excerpts: int = 16
+    classifier_steps: int = 600
+    target_fpr: float = 0.005
+    max_tracks: int | None = None  # per split, for tiny test budgets
+    calibration_seconds: float = 60.0
+    calibration_excerpts: int = 3
+    workers: int | None = None
+    cache_dir: Path | None = None
+    families: tuple[str, ...] = field(default_factory=lambda: FAMILIES)
+
+
+def _columns(candidate: Candidate, n_features: int) -> list[int]:
+    assert candidate.columns is not None
+    return list(range(n_features))[candidate.columns]
+
+
+def fit_candidate(
+    candidate: Candidate, rows: ExampleSet, config: TrainConfig
+) -> Callable[[ExampleSet], np.ndarray]:
+    """Fit ``candidate`` on ``rows``; returns its scorer of other rows."""
+    if candidate.columns is None:
+        model = fit_classifier(
+            rows.fingerprints,
+            rows.labels,
+            steps=config.classifier_steps,
+            seed=config.seed,
+            weight_decay=1e-2,
+        )
+        return lambda other: predict(model, other.fingerprints)
+    model = fit_classifier(
+        rows.features,
+        rows.labels,
+        hidden=candidate.hidden,
+        steps=config.classifier_steps,
+        seed=config.seed,
+        columns=_columns(candidate, rows.features.shape[1]),
+    )
+    return lambda other: predict(model, other.features)
+
+
+def leave_one_family_out(
+    train: ExampleSet, valid: ExampleSet, candidate: Candidate, config: TrainConfig
+) -> dict[str, float]:
+    """AUC per held-out family: fit without it, test validation reals against it."""
+    train_family, valid_family = train.column("family"), valid.column("family")
+    aucs = {}
+    for family in config.families:
+        scorer = fit_candidate(candidate, train.subset(train_family != family), config)
+        test = valid.subset((valid_family == REAL) | (valid_family == family))
+        aucs[family] = roc_auc(test.labels, scorer(test))
+    return aucs
+
+
+def per_generator_auc(valid: ExampleSet, scores: np.ndarray) -> dict[str, float]:
+    """AUC of validation reals against each generator's validation fakes."""
+    names = valid.column("generator")
+    real = valid.column("family") == REAL
+    out = {}
+    for name in sorted(set(names) - {""}):
+        mask = real | (names == name)
+        out[name] = roc_auc(valid.labels[mask], scores[mask])
+    return out
+
+
+@dataclass(frozen=True)
+class CalibrationItem:
+    """One real calibration excerpt under one codec condition, as window features."""
+
+    track_id: str
+    start: float
+    condition: str
+    has_vocals: bool
+    features: np.ndarray  # (windows, n_features) at SCORING_HOP_SECONDS
+
+
+def _calibration_item(job: tuple[Path, TrackRecord, float, float]) -> list[CalibrationItem]:
+    path, track, start, seconds = job
+    audio = read_excerpt(path, start, seconds)
+    items = []
+    for condition in available_conditions():
+        coded = apply_condition(audio, SAMPLE_RATE, condition)
+        windows = track_windows(coded.mean(axis=0), SCORING_HOP_SECONDS)
+        items.append(
+            CalibrationItem(track.track_id, start, condition, track.has_vocals, windows.features)
+        )
+    return items
+
+
+def calibration_items(
+    corpus_dir: Path, tracks: list[TrackRecord], config: TrainConfig, progress: Progress | None
+) -> list[CalibrationItem]:
+    """Window features of calibration excerpts under every available codec condition; they
+    do not depend on the model, so the recipe computes them once per corpus and settings."""
+    rng = np.random.default_rng(config.seed)
+    jobs = [
+        (corpus_dir / "audio" / f"{t.track_id}.flac", t, start, config.calibration_seconds)
+        for t in tracks
+        for start in excerpt_starts(
+            t.duration_seconds, config.calibration_seconds, config.calibration_excerpts, rng
+        )
+    ]
+    out: list[CalibrationItem] = []
+    with ProcessPoolExecutor(
+        config.workers or os.cpu_count() or 1, initializer=single_thread
+    ) as pool:
+        for i, items in enumerate(pool.map(_calibration_item, jobs)):
+            out.extend(items)
+            if progress:
+                progress("calibration excerpts", i + 1, len(jobs))
+    return out
+
+
+def calibration_scores(
+    model: MixtureClassifier, items: list[CalibrationItem]
+) -> list[dict[str, Any]]:
+    """Each item's track score, computed as the service computes it from window scores."""
+    out = []
+    for item in items:
+        score = aggregate_track_score(list(predict(model, item.features)), SCORING_HOP_SECONDS)
+        out.append(
+            {
+                "track_id": item.track_id,
+                "start": item.start,
+                "condition": item.condition,
+                "score": score,
+                "has_vocals": item.has_vocals,
+            }
+        )
+    return out
+
+
+def clopper_pearson(errors: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Exact binomial confidence interval of a rate ``errors / n``."""
+    alpha = 1 - confidence
+    low = 0.0 if errors == 0 else float(beta.ppf(alpha / 2, errors, n - errors + 1))
+    high = 1.0 if errors == n else float(beta.ppf(1 - alpha / 2, errors + 1, n - errors))
+    return low, high
+
+
+def calibrate(
+    items: list[dict[str, Any]], valid: ExampleSet, valid_scores: np.ndarray, target_fpr: float
+) -> dict[str, Any]:
+    """The synthetic threshold (FPR <= target per track) and the authentic one below it."""
+    scores = np.array([item["score"] for item in items])
+    threshold = choose_threshold(scores, target_fpr)
+    false_positives = int((scores >= threshold).sum())
+    low, high = clopper_pearson(false_positives, scores.size)
+    per_condition = {}
+    for condition in sorted({item["condition"] for item in items}):
+        mask = np.array([item["condition"] == condition for item in items])
+        per_condition[condition] = {
+            "n": int(mask.sum()),
+            "fpr": float((scores[mask] >= threshold).mean()),
+        }
+    strong = (valid.column("family") != REAL) & (valid.column("fraction") >= 1.0)
+    authentic = min(threshold, float(np.quantile(valid_scores[strong], AUTHENTIC_MISS_RATE)))
+    return {
+        "threshold": threshold,
+        "authentic_threshold": authentic,
+        "n": int(scores.size),
+        "false_positives": false_positives,
+        "fpr": false_positives / scores.size,
+        "fpr_ci95": [low, high],
+        "per_condition": per_condition,
+        "authentic_share": float((scores <= authentic).mean()),
+    }
+
+
+def split_tracks(corpus_dir: Path, split: str, config: TrainConfig) -> list[TrackRecord]:
+    tracks = [t for t in load_manifest(corpus_dir) if t.split == split]
+    return tracks[: config.max_tracks] if config.max_tracks else tracks
+
+
+def fit_zoo(corpus_dir: Path, config: TrainConfig, progress: Progress | None) -> None:
+    """Fit the zoo's neural generators briefly on excerpts of train tracks only (cached)."""
+    train_tracks = split_tracks(corpus_dir, "train", config)
+    rng = np.random.default_rng(config.seed)
+    picks = rng.choice(
+        len(train_tracks), size=min(config.generator_fit_excerpts, len(train_tracks)), replace=False
+    )
+    excerpts = [
+        read_excerpt(
+            corpus_dir / "audio" / f"{train_tracks[i].track_id}.flac",
+            float(rng.uniform(0, max(0.0, train_tracks[i].duration_seconds - 8))),
+            8.0,
+        )
+        for i in sorted(picks)
+    ]
+    names = [name for family in config.families for name in generators_in(family)]
+    for k, name in enumerate(names):
+        fit_generators([name], excerpts, config.generator_steps, config.seed, config.cache_dir)
+        if progress:
+            progress("fit generators", k + 1, len(names))
+
+
+def build_rows(
+    corpus_dir: Path, config: TrainConfig, progress: Progress | None
+) -> tuple[ExampleSet, ExampleSet]:
+    """Fit the zoo on train excerpts, then the train and validation rows."""
+    recipe = Recipe(
+        families=config.families,
+        conditions=available_conditions(),
+        excerpts_per_track=config.excerpts_per_track,
+        seed=config.seed,
+    )
+    fit_zoo(corpus_dir, config, progress)
+    rows = []
+    for split in ("train", "validation"):
+
+        def step(done: int, total: int, split: str = split) -> None:
+            if progress:
+                progress(f"{split} excerpts", done, total)
+
+        rows.append(
+            build_examples(
+                corpus_dir, split_tracks(corpus_dir, split, config), recipe, step, config.workers
+            )
+        )
+    return rows[0], rows[1]
+
+
+def train_mixture(
+    corpus_dir: Path, out: Path, config: TrainConfig, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Run the recipe; writes the checkpoint to ``out`` and returns the training report."""
+    train, valid = build_rows(corpus_dir, config, progress)
+    lofo = {}
+    for k, candidate in enumerate(CANDIDATES):
+        lofo[candidate.name] = leave_one_family_out(train, valid, candidate, config)
+        if progress:
+            progress("leave-one-family-out", k + 1, len(CANDIDATES))
+    shippable = [c for c in CANDIDATES if c.columns is not None]
+    chosen = max(
+        shippable,
+        key=lambda c: (
+            round(min(lofo[c.name].values()), 3),
+            float(np.mean(list(lofo[c.name].values()))),
+        ),
+    )
+    model = fit_classifier(
+        train.features,
+        train.labels,
+        hidden=chosen.hidden,
+        steps=config.classifier_steps,
+        seed=config.seed,
+        columns=_columns(chosen, train.features.shape[1]),
+    )
+    valid_scores = predict(model, valid.features)
+    calibration = calibration_items(
+        corpus_dir, split_tracks(corpus_dir, "calibration", config), config, progress
+    )
+    items = calibration_scores(model, calibration)
+    report = {
+        "candidate": chosen.name,
+        "leave_one_family_out": lofo,
+        "validation_auc": roc_auc(valid.labels, valid_scores),
+        "per_generator_auc": per_generator_auc(valid, valid_scores),
+        "calibration": calibrate(items, valid, valid_scores, config.target_fpr),
+        "rows": {"train": len(train.examples), "validation": len(valid.examples)},
+        "config": {
+            k: (str(v) if isinstance(v, Path) else v)
+            for k, v in config.__dict__.items()
+            if k != "cache_dir"
+        },
+    }
+    save_checkpoint(model, out, _plain(report))
+    return report
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able copy (tuples to lists, numpy floats to float) for the checkpoint's info."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(float(value)) else float(value)
+    return value

@@ -1,0 +1,45 @@
+"""The full-mix synthetic-music detector (role "mixture-detector"): decoder-artefact
+features per window and the classifier that ``soundscape train mixture`` fits."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from workers.mixture.features import SAMPLE_RATE
+from workers.mixture.model import WINDOW_SECONDS, load_checkpoint, predict, track_windows
+from workers.models.registry import ModelSpec
+from workers.models.roles import ModelInfo
+from workers.models.weights import ResolvedWeights
+
+
+class LoadedMixtureDetector:
+    """A trained mixture classifier behind the MixtureDetector interface."""
+
+    sample_rate = SAMPLE_RATE
+    window_seconds = WINDOW_SECONDS
+
+    def __init__(self, name: str, weights: ResolvedWeights) -> None:
+        self.name = name
+        self.model, self.training = load_checkpoint(weights.path)
+        self.info = ModelInfo(name, weights.sha256)
+
+    def score_track(
+        self, mono: np.ndarray, hop_seconds: float
+    ) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+        """Window starts, ends (seconds) and P(synthetic) over a whole track.
+
+        mono: float32 (n,) at ``sample_rate``; windows of ``window_seconds`` every
+        ``hop_seconds`` (one window when the track is shorter).
+        """
+        windows = track_windows(np.asarray(mono, dtype=np.float32), hop_seconds)
+        scores = tuple(float(p) for p in predict(self.model, windows.features))
+        return windows.starts_seconds, windows.ends_seconds, scores
+
+
+def load_mixture_detector(
+    spec: ModelSpec, weights: ResolvedWeights | None, device: str
+) -> LoadedMixtureDetector:
+    """The registry's loader: the checkpoint on the CPU (feature extraction is numpy; the
+    classifier is a few hundred parameters, so ``device`` does not matter)."""
+    assert weights is not None
+    return LoadedMixtureDetector(spec.name, weights)
