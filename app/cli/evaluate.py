@@ -89,7 +89,6 @@ class Scorer:
 
 def load_model(name: str, settings: Settings) -> Scorer:
     """The vocal or mixture detector ``name`` from the registry, as a Scorer."""
-    from workers.compute.detection import score_mixture, score_track
     from workers.models.device import resolve_device
     from workers.models.registry import load_model, specs
     from workers.models.weights import shipped_threshold
@@ -106,17 +105,33 @@ def load_model(name: str, settings: Settings) -> Scorer:
         threshold: float | None = shipped_threshold(name)
     except KeyError:
         threshold = None
-    if role == "mixture-detector":
-        return Scorer(
-            lambda mono, hop, _: score_mixture(mono, model.sample_rate, model, hop).track_score,
-            model.sample_rate,
-            threshold,
-        )
+    return (
+        mixture_scorer(model, threshold)
+        if role == "mixture-detector"
+        else vocal_scorer(model, threshold)
+    )
+
+
+def vocal_scorer(detector: Any, threshold: float | None) -> Scorer:
+    """A window detector (role "vocal-detector") as a Scorer: the detect stage's vocal score."""
+    from workers.compute.detection import score_track
+
     return Scorer(
         lambda mono, hop, batch: score_track(
-            mono, model.sample_rate, model, hop_seconds=hop, batch_size=batch
+            mono, detector.sample_rate, detector, hop_seconds=hop, batch_size=batch
         ),
-        model.sample_rate,
+        detector.sample_rate,
+        threshold,
+    )
+
+
+def mixture_scorer(detector: Any, threshold: float | None) -> Scorer:
+    """A mixture detector as a Scorer: the detect stage's mixture (and overall) score."""
+    from workers.compute.detection import score_mixture
+
+    return Scorer(
+        lambda mono, hop, _: score_mixture(mono, detector.sample_rate, detector, hop).track_score,
+        detector.sample_rate,
         threshold,
     )
 

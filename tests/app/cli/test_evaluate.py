@@ -38,7 +38,8 @@ def _tone(path: Path, amplitude: float, seconds: float = 5.0) -> Path:
 @pytest.fixture()
 def energy_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """Replace the registry with the energy detector, threshold 0.5."""
-    monkeypatch.setattr(evaluate_cli, "load_model", lambda name, settings: (EnergyDetector(), 0.5))
+    scorer = evaluate_cli.vocal_scorer(EnergyDetector(), 0.5)
+    monkeypatch.setattr(evaluate_cli, "load_model", lambda name, settings: scorer)
 
 
 @pytest.fixture()
@@ -153,3 +154,15 @@ def test_aasist_evaluation_of_a_tiny_folder_is_parseable_json(
     assert set(figures) == {"eer", "auc", "fpr", "fnr", "n_real", "n_fake"}
     assert (figures["n_real"], figures["n_fake"]) == (1, 1)
     assert figures["auc"] == 1.0 and figures["eer"] == 0.0
+
+
+def test_fake_subfolders_add_per_generator_aucs(
+    energy_model: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _tone(tmp_path / "set" / "real" / "a.wav", 0.05)
+    _tone(tmp_path / "set" / "real" / "b.wav", 0.30)
+    _tone(tmp_path / "set" / "fake" / "loud" / "x" / "a.wav", 0.60)  # scores above both reals
+    _tone(tmp_path / "set" / "fake" / "quiet" / "a.wav", 0.10)  # between the reals
+    assert main(["evaluate", "--data", str(tmp_path / "set"), "--model", "energy", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)["models"]["energy"]
+    assert figures["per_generator"] == {"loud/x": 1.0, "quiet": 0.5}
