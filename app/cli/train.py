@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 
@@ -62,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         )
     config = TrainConfig(
         seed=args.seed,
+        calibration_excerpts=args.calibration_excerpts,
         excerpts_per_track=args.excerpts_per_track,
         generator_steps=args.generator_steps,
         calibration_seconds=args.calibration_seconds,
@@ -69,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         cache_dir=args.cache,
     )
+    if args.families:
+        config = replace(config, families=tuple(args.families))
     bars: dict[str, tqdm] = {}
 
     def progress(phase: str, done: int, total: int) -> None:

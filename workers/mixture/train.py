@@ -82,7 +82,7 @@ class TrainConfig:
     target_fpr: float = 0.005
     max_tracks: int | None = None  # per split, for tiny test budgets
     calibration_seconds: float = 60.0
-    calibration_excerpts: int = 3
+    calibration_excerpts: int = 1
     workers: int | None = None
     cache_dir: Path | None = None
     families: tuple[str, ...] = field(default_factory=lambda: FAMILIES)
@@ -231,8 +231,10 @@ def calibrate(
             "n": int(mask.sum()),
             "fpr": float((scores[mask] >= threshold).mean()),
         }
-    strong = (valid.column("family") != REAL) & (valid.column("fraction") >= 1.0)
-    authentic = min(threshold, float(np.quantile(valid_scores[strong], AUTHENTIC_MISS_RATE)))
+    fakes = valid.column("family") != REAL
+    strong = fakes & (valid.column("fraction") >= 1.0)
+    reference = valid_scores[strong if strong.any() else fakes]
+    authentic = min(threshold, float(np.quantile(reference, AUTHENTIC_MISS_RATE)))
     return {
         "threshold": threshold,
         "authentic_threshold": authentic,

@@ -74,7 +74,7 @@ def test_train_mixture_writes_a_checkpoint_with_its_whole_report(
     assert info == json.loads(report.read_text())
     assert set(info["leave_one_family_out"]["all-linear"]) == {"codec-tconv", "griffin-lim"}
     calibration = info["calibration"]
-    assert 0.0 < calibration["authentic_threshold"] <= calibration["threshold"] < 1.0
+    assert 0.0 < calibration["authentic_threshold"] <= calibration["threshold"] <= 1.0
     assert calibration["n"] == 13  # one calibration excerpt under every codec condition
     assert info["rows"] == {"train": 2 * 4, "validation": 2 * 4}  # 2 reals + 2 fakes each
     audio, _ = sf.read(tiny_corpus / "audio" / "glacier-bay-humpback.flac", dtype="float32")
