@@ -123,9 +123,14 @@ def test_an_upload_is_processed_to_a_report_with_rows_and_objects(stack, key, au
     assert report["verdict"] in {"likely_synthetic", "likely_authentic", "inconclusive"}
     assert report["audio"]["duration_seconds"] == pytest.approx(6.0, abs=0.1)
     assert report["audio"]["format"] == "mp3" and len(report["audio"]["sha256"]) == 64
-    assert set(report["models"]) >= {"separator", "vocal_detector"}
+    assert set(report["models"]) >= {"separator", "vocal_detector", "mixture_detector"}
+    assert report["models"]["mixture_detector"]["calibrated_on_music"] is True
+    assert report["models"]["vocal_detector"]["domain"] == "speech"
     assert 0.0 <= report["scores"]["vocals"] <= 1.0
-    assert report["scores"]["overall"] == report["scores"]["vocals"]
+    assert 0.0 <= report["scores"]["mixture"] <= 1.0
+    assert report["scores"]["overall"] == report["scores"]["mixture"]
+    assert report["reasons"][0].startswith("mixture detector soundscape-mix")
+    assert len(report["timeline"]["mixture"]) == 6
     assert report["timeline"]["hop_seconds"] == 1.0
     assert len(report["timeline"]["vocals"]) == 6 and len(report["timeline"]["vocal_activity"]) == 6
     assert any(score is not None for score in report["timeline"]["vocals"])
