@@ -9,12 +9,11 @@ validation and per-condition false-positive rates.
 
 from __future__ import annotations
 
-import json
 import os
 import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,21 +59,6 @@ class ExampleSet:
 
     def column(self, name: str) -> np.ndarray:
         return np.array([getattr(e, name) for e in self.examples])
-
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        rows = json.dumps([asdict(e) for e in self.examples])
-        np.savez_compressed(
-            path, features=self.features, fingerprints=self.fingerprints, rows=np.array(rows)
-        )
-
-    @classmethod
-    def load(cls, path: Path) -> ExampleSet:
-        with np.load(path) as data:
-            rows = json.loads(str(data["rows"]))
-            return cls(
-                tuple(Example(**row) for row in rows), data["features"], data["fingerprints"]
-            )
 
     def subset(self, mask: np.ndarray) -> ExampleSet:
         keep = np.flatnonzero(mask)

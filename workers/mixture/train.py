@@ -81,7 +81,7 @@ class TrainConfig:
     classifier_steps: int = 600
     target_fpr: float = 0.005
     max_tracks: int | None = None  # per split, for tiny test budgets
-    calibration_seconds: float = 60.0
+    calibration_seconds: float = 30.0
     calibration_excerpts: int = 1
     workers: int | None = None
     cache_dir: Path | None = None
