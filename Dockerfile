@@ -6,7 +6,7 @@ ARG TORCH_SPEC="torch==2.13.0"
 ARG TORCH_INDEX="https://download.pytorch.org/whl/cpu"
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ffmpeg libsndfile1 \
+ && apt-get install -y --no-install-recommends ffmpeg libsndfile1 gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /srv/soundscape

@@ -62,6 +62,8 @@ class Settings:
     # Empty: the manifest's default vocal detector / mixture detector.
     detector: str = ""
     mixture_detector: str = ""
+    # Empty: the manifest's default speaker encoder (artist identification).
+    speaker_encoder: str = ""
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:

@@ -102,3 +102,11 @@ class WorkerLostError(Problem):
 
 class QueueUnavailableError(Problem):
     code, title, status = "queue_unavailable", "Queue unavailable", 503
+
+
+class DuplicateReferenceError(Problem):
+    code, title, status = "duplicate_reference", "Reference already enrolled", 409
+
+
+class NoVocalsError(Problem):
+    code, title = "no_vocals", "No vocals found"

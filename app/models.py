@@ -1,4 +1,5 @@
-"""SQLAlchemy 2 typed models: tenants, API keys, jobs, tracks, stage results and artifacts."""
+"""SQLAlchemy 2 typed models: tenants, API keys, jobs, tracks, stage results, artifacts and
+the artist gallery."""
 
 from __future__ import annotations
 
@@ -20,13 +21,17 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, REAL
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 JsonType = JSON().with_variant(JSONB(), "postgresql")
+# A voice embedding: a float4 array on PostgreSQL, a JSON list on SQLite (the embedded default).
+EmbeddingType = JSON().with_variant(ARRAY(REAL()), "postgresql")
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed", "canceled")
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled"})
+# What a job runs: the analysis of a track, or the enrolment of an artist's reference recording.
+ANALYSIS, REFERENCE = "analysis", "reference"
 
 
 def utcnow() -> datetime:
@@ -97,6 +102,7 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pipeline: Mapped[str] = mapped_column(String(16), default=ANALYSIS, server_default=ANALYSIS)
 
 
 class Track(Base):
@@ -163,3 +169,61 @@ class WebhookAttempt(Base):
     error: Mapped[str | None] = mapped_column(String(500))
     duration_ms: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Artist(Base):
+    """A voice in a tenant's gallery. ``voiceprint`` is the normalised mean of its ready
+    references' embeddings (None until one is ready); ``revision`` is the gallery version at
+    which it last changed, so a worker's cached gallery reloads only what changed."""
+
+    __tablename__ = "artists"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        UniqueConstraint("tenant_id", "external_id"),
+        Index("ix_artists_tenant_revision", "tenant_id", "revision"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    voiceprint: Mapped[list[float] | None] = mapped_column(EmbeddingType)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class ArtistReference(Base):
+    """One reference recording of an artist, enrolled by a job of the reference pipeline.
+    ``embedding`` is set when the job succeeds; ``sha256`` (of the original bytes) is known at
+    upload, or once ingest has read a URL or S3 source."""
+
+    __tablename__ = "artist_references"
+    __table_args__ = (Index("ix_artist_references_artist_sha256", "artist_id", "sha256"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    artist_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("artists.id", ondelete="CASCADE"))
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    job_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("jobs.id", ondelete="SET NULL"), unique=True
+    )
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    embedding: Mapped[list[float] | None] = mapped_column(EmbeddingType)
+    vocal_seconds: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Tells the unit of work to insert the job first when both are added in one commit.
+    job: Mapped[Job | None] = relationship(passive_deletes=True)
+
+
+class ArtistGallery(Base):
+    """A tenant's gallery version: raised by every change to its voiceprints, so a worker
+    knows with one read whether its cached gallery is current."""
+
+    __tablename__ = "artist_galleries"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from app.jobsource import JobSource
-from app.models import Job
+from app.models import Artist, ArtistReference, Job
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -38,4 +38,57 @@ def job_to_dict(job: Job, artifact_url: Callable[[str, str], str]) -> dict[str, 
             name: artifact_url(name, key) for name, key in (result.get("artifacts") or {}).items()
         }
         body["result"] = result
+    return body
+
+
+def reference_status(reference: ArtistReference, job: Job | None) -> str:
+    """``ready`` once enrolled, ``pending`` while its job is queued or running, else
+    ``failed`` (the job's ``error`` says why)."""
+    if reference.embedding is not None:
+        return "ready"
+    if job is not None and job.status in ("queued", "running"):
+        return "pending"
+    return "failed"
+
+
+def reference_to_dict(reference: ArtistReference, job: Job | None) -> dict[str, Any]:
+    base = f"/v1/artists/{reference.artist_id}/references/{reference.id}"
+    return {
+        "id": str(reference.id),
+        "artist_id": str(reference.artist_id),
+        "status": reference_status(reference, job),
+        "source": JobSource.from_json(job.source).public() if job is not None else None,
+        "sha256": reference.sha256,
+        "vocal_seconds": reference.vocal_seconds,
+        "job_id": str(reference.job_id) if reference.job_id else None,
+        "error": job.error if job is not None and job.status != "succeeded" else None,
+        "created_at": _iso(reference.created_at),
+        "links": {"self": base, "job": f"/v1/jobs/{reference.job_id}"}
+        if reference.job_id
+        else {"self": base},
+    }
+
+
+def artist_to_dict(
+    artist: Artist,
+    references: int,
+    pending: int,
+    detail: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """An artist as clients see it; ``detail`` (its references) only on GET of one artist."""
+    body: dict[str, Any] = {
+        "id": str(artist.id),
+        "name": artist.name,
+        "external_id": artist.external_id,
+        "reference_count": references,
+        "pending_references": pending,
+        "enrolled": artist.voiceprint is not None,
+        "created_at": _iso(artist.created_at),
+        "links": {
+            "self": f"/v1/artists/{artist.id}",
+            "references": f"/v1/artists/{artist.id}/references",
+        },
+    }
+    if detail is not None:
+        body["references"] = detail
     return body

@@ -24,6 +24,19 @@ if ! ffmpeg -hide_banner -loglevel error -f lavfi -i anullsrc=r=48000 -t 0.1 \
   exit 1
 fi
 
+# resemblyzer (its wheel ships the speaker encoder's weights) depends on webrtcvad, which pip
+# builds from source: that needs a C compiler and the Python headers.
+py_include=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+if ! command -v cc >/dev/null 2>&1 || [ ! -f "$py_include/Python.h" ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: a C compiler and the Python headers are needed (apt-get install gcc python3-dev)" >&2
+    exit 1
+  fi
+  echo "setup: installing gcc python3-dev with apt-get"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc python3-dev >/dev/null
+fi
+
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi

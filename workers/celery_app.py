@@ -13,14 +13,16 @@ from typing import Any
 
 from celery import Celery, chain, signals
 from celery.exceptions import Ignore
+from sqlalchemy import select
 
 from app import jobstate
 from app.config import Settings, load_settings
+from app.models import ANALYSIS, Job
 from app.queue import CPU_QUEUE, START_TASK, WEBHOOK_TASK, celery_config, enqueue_job
 from workers import webhooks
 from workers.runner import TRANSIENT_ERRORS, check_chain, execute_stage, fail_stage
 from workers.runtime import sweep_workdirs, worker_runtime
-from workers.stages import STAGES, Stage
+from workers.stages import PIPELINES, Stage
 
 REAPER_TASK = "soundscape.reaper"
 MAX_TRANSIENT_RETRIES = 3
@@ -29,11 +31,22 @@ RETRY_BASE_SECONDS = 5
 log = logging.getLogger(__name__)
 
 
+def task_name(pipeline: str, stage: Stage) -> str:
+    """An analysis stage's task is ``soundscape.stage.<name>``; another pipeline's stages get
+    tasks of their own (``soundscape.<pipeline>.<name>``), which know their pipeline."""
+    return stage.task_name if pipeline == ANALYSIS else f"soundscape.{pipeline}.{stage.name}"
+
+
 def create_celery(settings: Settings) -> Celery:
-    check_chain(STAGES)  # a mis-wired stage registry stops the worker at start, not mid-job
+    for stages in PIPELINES.values():
+        check_chain(stages)  # a mis-wired stage registry stops the worker at start, not mid-job
     app = Celery("soundscape")
     app.conf.update(celery_config(settings))
-    app.conf.task_routes = {stage.task_name: {"queue": stage.queue} for stage in STAGES}
+    app.conf.task_routes = {
+        task_name(pipeline, stage): {"queue": stage.queue}
+        for pipeline, stages in PIPELINES.items()
+        for stage in stages
+    }
     app.conf.task_routes |= {
         name: {"queue": CPU_QUEUE} for name in (START_TASK, REAPER_TASK, WEBHOOK_TASK)
     }
@@ -44,22 +57,23 @@ def create_celery(settings: Settings) -> Celery:
         }
     }
     app.conf.beat_schedule_filename = str(settings.data_dir / "celerybeat-schedule")
-    for stage in STAGES:
-        app.task(name=stage.task_name, bind=True, max_retries=MAX_TRANSIENT_RETRIES)(
-            _stage_task(stage)
-        )
+    for pipeline, stages in PIPELINES.items():
+        for stage in stages:
+            app.task(name=task_name(pipeline, stage), bind=True, max_retries=MAX_TRANSIENT_RETRIES)(
+                _stage_task(stage, stages)
+            )
     app.task(name=START_TASK)(start_job)
     app.task(name=REAPER_TASK)(reap)
     app.task(name=WEBHOOK_TASK, bind=True, max_retries=None)(deliver_webhook)
     return app
 
 
-def _stage_task(stage: Stage) -> Callable[..., None]:
+def _stage_task(stage: Stage, stages: tuple[Stage, ...]) -> Callable[..., None]:
     def run(self: Any, job_id: str) -> None:
         runtime = worker_runtime()
         first_try = self.request.retries == 0
         try:
-            go_on = execute_stage(runtime, stage, job_id, count_attempt=first_try)
+            go_on = execute_stage(runtime, stage, job_id, count_attempt=first_try, stages=stages)
         except TRANSIENT_ERRORS as exc:
             if self.request.retries >= MAX_TRANSIENT_RETRIES:
                 fail_stage(runtime, uuid.UUID(job_id), stage.name, exc)
@@ -84,11 +98,14 @@ def start_job(job_id: str) -> None:
         return
     with worker_runtime().session() as session:
         launch = jobstate.start_job(session, jid)
+        pipeline = session.scalar(select(Job.pipeline).where(Job.id == jid)) or ANALYSIS
     if launch:
         chain(
             *(
-                app.signature(stage.task_name, args=(job_id,), immutable=True, queue=stage.queue)
-                for stage in STAGES
+                app.signature(
+                    task_name(pipeline, stage), args=(job_id,), immutable=True, queue=stage.queue
+                )
+                for stage in PIPELINES[pipeline]
             )
         ).apply_async()
 

@@ -6,6 +6,7 @@ import contextlib
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,9 +22,24 @@ from app.storage import Storage, job_key, make_storage
 
 
 @dataclass(frozen=True)
+class GalleryRef:
+    """Whose artist gallery the identify stage matches against: a database and a tenant
+    (None: a tenant with no gallery, so nothing matches)."""
+
+    database_url: str
+    tenant_id: uuid.UUID | None
+
+
+@dataclass(frozen=True)
 class Runtime:
     settings: Settings
     storage: Storage
+    # Unset: the job's own tenant in the settings' database. `soundscape analyze` runs its job
+    # in scratch space but matches against the local tenant of the configured database.
+    gallery: GalleryRef | None = None
+
+    def gallery_for(self, job: JobRef) -> GalleryRef:
+        return self.gallery or GalleryRef(self.settings.database_url, job.tenant_id)
 
     def session(self) -> Session:
         return get_sessionmaker(self.settings.database_url)()
@@ -55,8 +71,8 @@ def sweep_workdirs(settings: Settings) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def runtime_from(settings: Settings) -> Runtime:
-    return Runtime(settings=settings, storage=make_storage(settings))
+def runtime_from(settings: Settings, gallery: GalleryRef | None = None) -> Runtime:
+    return Runtime(settings=settings, storage=make_storage(settings), gallery=gallery)
 
 
 @lru_cache(maxsize=1)

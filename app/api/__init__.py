@@ -20,11 +20,12 @@ def problem_response(problem: dict[str, object]) -> Response:
 
 
 def register_api(app: Flask) -> None:
-    from app.api import health, jobs, openapi
+    from app.api import artists, health, jobs, openapi
 
     app.register_blueprint(health.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(artists.bp)
     app.teardown_appcontext(_close_session)
     app.register_error_handler(Problem, lambda exc: problem_response(exc.problem()))
     app.register_error_handler(RequestEntityTooLarge, _too_large)

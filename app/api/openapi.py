@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
+from app.api import artists_openapi
 from app.models import JOB_STATUSES
 
 bp = Blueprint("openapi", __name__)
@@ -227,9 +228,9 @@ def spec() -> dict[str, Any]:
             "version": "1",
             "description": "Scans music for AI deepfakes: cloned vocals and generated songs.",
         },
-        "paths": PATHS,
+        "paths": {**PATHS, **artists_openapi.PATHS},
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **artists_openapi.SCHEMAS},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],

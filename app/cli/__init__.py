@@ -15,6 +15,7 @@ from collections.abc import Sequence
 # `soundscape db upgrade` in the API image never loads workers, numpy or torch.
 COMMANDS: dict[str, tuple[str, str]] = {
     "analyze": ("app.cli.analyze", "run the whole pipeline on a file, no servers needed"),
+    "artists": ("app.cli.artists", "the artist gallery: import reference folders, list, remove"),
     "serve": ("app.cli.serve", "run the API and a worker on the embedded default"),
     "worker": ("app.cli.worker", "run a Celery worker"),
     "db": ("app.cli.db", "database migrations"),

@@ -24,14 +24,17 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from app.config import load_settings
-    from workers.inline import analyze_file
+    from workers.inline import analyze_file, local_gallery
 
     if not args.path.is_file():
         raise FileNotFoundError(f"no such file: {args.path}")
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    # The job runs in scratch space; artists are matched against the local tenant's gallery
+    # of the configured database (`soundscape artists import` fills it).
+    gallery = local_gallery(load_settings())
     with tempfile.TemporaryDirectory(prefix="soundscape-analyze-") as tmp:
         settings = load_settings(data_dir=Path(tmp), database_url="", broker_url="", storage_url="")
-        report = analyze_file(args.path, settings, args.out)
+        report = analyze_file(args.path, settings, args.out, gallery)
     print(json.dumps(report, indent=2) if args.json else summarize(args.path, report))
     return 0
 
@@ -40,7 +43,7 @@ def summarize(path: Path, report: dict[str, Any]) -> str:
     """A short human reading of the report."""
     audio, scores, thresholds = report["audio"], report["scores"], report["thresholds"]
     lines = [
-        f"{path.name}: {report['verdict'].replace('_', ' ')}",
+        f"{path.name}: {report.get('summary') or report['verdict'].replace('_', ' ')}",
         f"  audio     {audio['duration_seconds']:.1f} s, {audio['format']}/{audio['codec']}, "
         f"{audio['sample_rate']} Hz, {audio['channels']} ch, "
         f"{audio['loudness_lufs']} LUFS, sha256 {audio['sha256'][:12]}",
@@ -55,6 +58,7 @@ def summarize(path: Path, report: dict[str, Any]) -> str:
             + (f"  threshold {limit:.6f}" if limit is not None else "")
         )
     lines += [f"  why       {reason}" for reason in report.get("reasons", [])]
+    lines += _artist_lines(report)
     for role, model in report["models"].items():
         domain = f", trained on {model['domain']}" if model.get("domain") else ""
         lines.append(
@@ -64,3 +68,19 @@ def summarize(path: Path, report: dict[str, Any]) -> str:
     lines += [f"  artifact  {name}: {where}" for name, where in report["artifacts"].items()]
     lines += [f"  warning   {warning}" for warning in report.get("warnings", [])]
     return "\n".join(lines)
+
+
+def _artist_lines(report: dict[str, Any]) -> list[str]:
+    """The artist matches, or why there are none."""
+    matches = report.get("artist_matches") or []
+    if not matches:
+        reason = (report.get("identification") or {}).get("reason") or "no artist is close"
+        return [f"  artists   none: {reason}"]
+    lines = []
+    for match in matches:
+        sections = ", ".join(f"{s['start']:g}-{s['end']:g} s" for s in match["sections"])
+        lines.append(
+            f"  artist    {match['name']}: similarity {match['similarity']:.3f}"
+            + (" (match" + (f" in {sections})" if sections else ")") if match["match"] else "")
+        )
+    return lines

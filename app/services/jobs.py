@@ -27,7 +27,7 @@ from app.errors import (
 )
 from app.formats import SNIFF_BYTES, sniff_format
 from app.jobsource import JobSource
-from app.models import JOB_STATUSES, TERMINAL_STATUSES, Job, utcnow
+from app.models import ANALYSIS, JOB_STATUSES, TERMINAL_STATUSES, Job, utcnow
 from app.outbound import check_url_source
 from app.queue import enqueue_job, enqueue_webhook
 from app.storage import Storage, job_key
@@ -44,6 +44,9 @@ class NewJob:
     metadata: dict[str, Any] | None
     idempotency_key: str | None
     request_hash: str
+    # A reference enrolment (app.services.artists) names its pipeline and its job id ahead.
+    pipeline: str = ANALYSIS
+    job_id: uuid.UUID | None = None
 
 
 def find_replay(session: Session, tenant_id: uuid.UUID, new: NewJob) -> Job | None:
@@ -96,8 +99,9 @@ def submit_remote(
 
 def _new_job(tenant_id: uuid.UUID, new: NewJob) -> Job:
     return Job(
-        id=uuid.uuid4(),
+        id=new.job_id or uuid.uuid4(),
         tenant_id=tenant_id,
+        pipeline=new.pipeline,
         status="queued",
         progress=0.0,
         source=new.source.to_json(),
@@ -179,7 +183,7 @@ def list_jobs(
         raise InvalidRequestError(f"status must be one of {', '.join(JOB_STATUSES)}")
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidRequestError(f"limit must be between 1 and {MAX_PAGE}")
-    query = select(Job).where(Job.tenant_id == tenant_id)
+    query = select(Job).where(Job.tenant_id == tenant_id, Job.pipeline == ANALYSIS)
     if status:
         query = query.where(Job.status == status)
     if cursor:

@@ -34,7 +34,7 @@ from tests.conftest import SONG, SPEECH
 from tests.integration.conftest import BUCKET, Stack, wait_until
 
 pytestmark = pytest.mark.integration
-STAGES = ["ingest", "separate", "detect", "finalize"]
+STAGES = ["ingest", "separate", "identify", "detect", "finalize"]
 
 
 @pytest.fixture(scope="module")

@@ -41,7 +41,25 @@ def build_report(fragments: Iterable[dict[str, Any]]) -> dict[str, Any]:
     report = empty_report()
     for fragment in fragments:
         _merge(report, fragment)
+    report["summary"] = summarize(report)
     return report
+
+
+def summarize(report: dict[str, Any]) -> str:
+    """One sentence a person reads first: the verdict and whose voice the vocals resemble
+    ("synthetic vocals resembling NAME" for a synthetic track whose top match is an artist
+    of the gallery)."""
+    matches = report.get("artist_matches") or []
+    top = matches[0]["name"] if matches and matches[0].get("match") else None
+    verdict = report.get("verdict")
+    if verdict == LIKELY_SYNTHETIC:
+        return (
+            f"synthetic vocals resembling {top}"
+            if top
+            else ("likely synthetic; the vocals resemble no artist in the gallery")
+        )
+    said = "likely authentic" if verdict == LIKELY_AUTHENTIC else "inconclusive"
+    return f"{said}; the vocals resemble {top}" if top else said
 
 
 def _merge(into: dict[str, Any], fragment: dict[str, Any]) -> None:

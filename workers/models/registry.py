@@ -83,6 +83,9 @@ MODELS: dict[str, ModelSpec] = {
             name="repet-sim", loader="workers.models.repet_sim:load_repet_sim", needs_weights=False
         ),
         ModelSpec(
+            role="speaker-encoder", name="resemblyzer-ge2e", loader="workers.models.ge2e:load_ge2e"
+        ),
+        ModelSpec(
             role="mixture-detector",
             name="soundscape-mix",
             loader="workers.models.mixture:load_mixture_detector",

@@ -83,14 +83,16 @@ class MixtureDetector(Protocol):
 
 
 class SpeakerEncoder(Protocol):
-    """Role "speaker-encoder": one voice embedding per window (no model registered yet)."""
+    """Role "speaker-encoder": one voice embedding per fixed-length window."""
 
     name: str
     sample_rate: int
+    window: int
+    dim: int
     info: ModelInfo
 
     def encode_batch(self, batch: torch.Tensor) -> torch.Tensor:
-        """(B, n) float32 mono at ``sample_rate`` -> (B, dim) float32 embeddings."""
+        """(B, window) float32 mono at ``sample_rate`` -> (B, dim) float32 unit vectors."""
         ...
 
 

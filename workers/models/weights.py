@@ -141,10 +141,25 @@ def verify_file(entry: ModelEntry, path: Path) -> str:
 
 
 def candidate_paths(entry: ModelEntry, weights_dir: Path | None) -> list[Path]:
-    """Resolution order: SOUNDSCAPE_WEIGHTS_DIR, then the project's weights/ folder."""
+    """Resolution order: SOUNDSCAPE_WEIGHTS_DIR, then the project's weights/ folder, then,
+    for an entry whose file ships inside an installed Python package (``package``), the
+    folder that package is installed in (``file`` then starts with the package's folder)."""
     roots = [weights_dir] if weights_dir else []
     roots.append(BUNDLED_DIR)
+    installed = _package_root(entry.extra.get("package"))
+    if installed is not None:
+        roots.append(installed)
     return [Path(root) / entry.file for root in roots]
+
+
+def _package_root(package: str | None) -> Path | None:
+    """Where ``package`` is installed (site-packages), found without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package) if package else None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))).parent
 
 
 def resolve(

@@ -10,12 +10,14 @@ from app.db import session_scope
 from app.jobsource import JobSource
 from app.models import Job, Tenant
 from workers.compute.vocal_activity import VocalActivity
+from workers.compute.identification import ArtistMatch
 from workers.models.roles import ModelInfo
 from workers.runner import check_chain, execute_stage
 from workers.runtime import runtime_from
 from workers.stages import STAGES
 from workers.stages.detect import DetectOutput
 from workers.stages.finalize import FinalizeOutput
+from workers.stages.identify import IdentifyOutput
 from workers.stages.ingest import IngestOutput
 from workers.stages.separate import SeparateOutput
 
@@ -29,6 +31,15 @@ SAMPLES: dict[str, Any] = {
         VocalActivity.from_json({"hop_seconds": 0.1, "level": [-5.0] * 20, "active": [True] * 20}),
         ModelInfo("repet-sim", None),
         ("a warning",),
+    ),
+    "identify": IdentifyOutput(
+        (ArtistMatch("a1", "Ada", 0.91, True, ((0.0, 15.0, 0.93),)),),
+        None,
+        0.83,
+        1,
+        1.6,
+        1,
+        ModelInfo("resemblyzer-ge2e", "ef" * 32),
     ),
     "detect": DetectOutput(
         "inconclusive",
@@ -46,6 +57,7 @@ def test_the_registry_lists_the_stages_in_order_with_their_queues():
     assert [(s.name, s.queue) for s in STAGES] == [
         ("ingest", "cpu"),
         ("separate", "gpu"),
+        ("identify", "gpu"),
         ("detect", "gpu"),
         ("finalize", "cpu"),
     ]
@@ -81,7 +93,13 @@ def test_each_stage_receives_its_predecessors_typed_outputs(migrated_settings):
     assert _typed(received["separate"].ingest, "ingest")
     assert _typed(received["detect"].separate, "separate")
     earlier = received["finalize"].earlier
-    assert [type(o) for o in earlier] == [IngestOutput, SeparateOutput, DetectOutput]
+    assert _typed(received["identify"].separate, "separate")
+    assert [type(o) for o in earlier] == [
+        IngestOutput,
+        SeparateOutput,
+        IdentifyOutput,
+        DetectOutput,
+    ]
     assert all(_typed(o, name) for o, name in zip(earlier, SAMPLES, strict=False))
 
 
@@ -108,3 +126,15 @@ def _new_job(database_url: str) -> uuid.UUID:
             )
         )
     return job_id
+
+
+def test_the_reference_pipeline_ingests_separates_and_enrolls():
+    from workers.stages import PIPELINES, REFERENCE_STAGES
+
+    assert [(s.name, s.queue) for s in REFERENCE_STAGES] == [
+        ("ingest", "cpu"),
+        ("separate", "gpu"),
+        ("enroll", "gpu"),
+    ]
+    assert set(PIPELINES) == {"analysis", "reference"}
+    check_chain(REFERENCE_STAGES)

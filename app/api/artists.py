@@ -1,0 +1,99 @@
+"""/v1/artists: a tenant's gallery of artists and the reference recordings of their voices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from app.api import context as ctx
+from app.api.jobs import _parse_source
+from app.errors import InvalidRequestError
+from app.jobsource import JobSource
+from app.models import Artist
+from app.serializers import artist_to_dict, reference_to_dict
+from app.services import artists as service
+
+bp = Blueprint("artists", __name__, url_prefix="/v1/artists")
+
+
+@bp.post("")
+def create() -> tuple[dict[str, Any], int, dict[str, str]]:
+    tenant = ctx.tenant_id()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidRequestError("send a JSON object with a 'name' (and optional 'external_id')")
+    artist = service.create_artist(ctx.db(), tenant, body.get("name"), body.get("external_id"))
+    return artist_to_dict(artist, 0, 0), 201, {"Location": f"/v1/artists/{artist.id}"}
+
+
+@bp.get("")
+def index() -> dict[str, Any]:
+    tenant = ctx.tenant_id()
+    try:
+        limit = int(request.args.get("limit", "20"))
+    except ValueError:
+        raise InvalidRequestError("limit must be an integer") from None
+    views, cursor = service.list_artists(ctx.db(), tenant, limit, request.args.get("cursor"))
+    return {
+        "data": [artist_to_dict(v.artist, v.references, v.pending) for v in views],
+        "next_cursor": cursor,
+    }
+
+
+@bp.get("/<artist_id>")
+def show(artist_id: str) -> dict[str, Any]:
+    artist = service.get_artist(ctx.db(), ctx.tenant_id(), artist_id)
+    return _render(artist)
+
+
+@bp.delete("/<artist_id>")
+def remove(artist_id: str) -> tuple[str, int]:
+    artist = service.get_artist(ctx.db(), ctx.tenant_id(), artist_id)
+    service.delete_artist(ctx.db(), ctx.storage(), artist)
+    return "", 204
+
+
+@bp.post("/<artist_id>/references")
+def add_reference(artist_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
+    artist = service.get_artist(ctx.db(), ctx.tenant_id(), artist_id)
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise InvalidRequestError("multipart requests need a 'file' part")
+        source, stream = JobSource.upload(upload.filename or "upload"), upload.stream
+    else:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise InvalidRequestError("send multipart/form-data with a 'file', or a JSON object")
+        source, stream = _parse_source(body.get("source")), None
+    reference, job = service.add_reference(
+        ctx.db(), ctx.settings(), ctx.storage(), artist, source, stream
+    )
+    location = f"/v1/artists/{artist.id}/references/{reference.id}"
+    return reference_to_dict(reference, job), 202, {"Location": location}
+
+
+@bp.get("/<artist_id>/references/<reference_id>")
+def show_reference(artist_id: str, reference_id: str) -> dict[str, Any]:
+    session = ctx.db()
+    artist = service.get_artist(session, ctx.tenant_id(), artist_id)
+    reference = service.get_reference(session, artist, reference_id)
+    job = service.reference_job(session, reference)
+    return reference_to_dict(reference, job)
+
+
+@bp.delete("/<artist_id>/references/<reference_id>")
+def remove_reference(artist_id: str, reference_id: str) -> tuple[str, int]:
+    session = ctx.db()
+    artist = service.get_artist(session, ctx.tenant_id(), artist_id)
+    reference = service.get_reference(session, artist, reference_id)
+    service.delete_reference(session, ctx.storage(), reference)
+    return "", 204
+
+
+def _render(artist: Artist) -> dict[str, Any]:
+    session = ctx.db()
+    view = service.view(session, artist)
+    detail = [reference_to_dict(ref, job) for ref, job in service.references(session, artist)]
+    return artist_to_dict(artist, view.references, view.pending, detail)

@@ -1,0 +1,200 @@
+"""``soundscape artists import DIR | list | remove NAME``: the artist gallery of a tenant (the
+local tenant by default) in the database of SOUNDSCAPE_DATABASE_URL, no server needed.
+
+``import`` takes the layout of the SoundScape research code: DIR holds one folder per artist
+(the folder's name is the artist's name) with that artist's reference recordings. Each file
+runs through the reference pipeline in this process (ingest, separate, enroll). Files that
+are not audio, hold no vocals, or are already enrolled for that artist (same content hash)
+are skipped with the reason, and the import goes on; run it again and only what is new or
+failed before is tried.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from app.services.gallery import LOCAL_TENANT
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True)
+    imp = sub.add_parser("import", help="enrol every artist folder of DIR (folder name = artist)")
+    imp.add_argument("dir", type=Path, help="a folder of artist folders of reference recordings")
+    listing = sub.add_parser("list", help="the artists of the gallery and their reference counts")
+    remove = sub.add_parser("remove", help="remove an artist, its references and their audio")
+    remove.add_argument("name", help="the artist's name")
+    for command in (imp, listing, remove):
+        command.add_argument(
+            "--tenant", default=LOCAL_TENANT, help="whose gallery (default: %(default)s)"
+        )
+
+
+@dataclass
+class ImportSummary:
+    """What an import did: (artist, file, detail) per enrolled and per skipped reference."""
+
+    enrolled: list[tuple[str, Path, str]] = field(default_factory=list)
+    skipped: list[tuple[str, Path, str]] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        artists = len({artist for artist, _, _ in self.enrolled})
+        out = [f"enrolled {len(self.enrolled)} reference(s) of {artists} artist(s)"]
+        out += [
+            f"  enrolled  {artist}: {path.name} ({detail})"
+            for artist, path, detail in self.enrolled
+        ]
+        out.append(f"skipped {len(self.skipped)} file(s)")
+        out += [f"  skipped   {artist}: {path.name}: {why}" for artist, path, why in self.skipped]
+        return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.config import load_settings
+    from app.db import session_scope, upgrade
+    from app.services.gallery import ensure_tenant
+
+    settings = load_settings()
+    if args.action == "import" and not args.dir.is_dir():
+        raise NotADirectoryError(f"{args.dir} is not a folder of artist folders")
+    upgrade(settings.database_url)
+    with session_scope(settings.database_url) as session:
+        tenant_id = ensure_tenant(session, args.tenant)
+    if args.action == "import":
+        summary = import_folder(args.dir, settings, tenant_id)
+        print("\n".join(summary.lines()))
+    elif args.action == "list":
+        print(list_artists(settings.database_url, tenant_id))
+    else:
+        remove_artist(settings, tenant_id, args.name)
+        print(f"removed {args.name}")
+    return 0
+
+
+def import_folder(folder: Path, settings: Any, tenant_id: Any) -> ImportSummary:
+    """Enrol every reference recording under ``folder``; see the module docstring."""
+    import logging
+
+    from tqdm import tqdm
+
+    from workers.runtime import runtime_from
+
+    logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
+    runtime = runtime_from(settings)
+    summary = ImportSummary()
+    files = [
+        (a.name, f) for a in sorted(folder.iterdir()) if a.is_dir() for f in sorted(a.rglob("*"))
+    ]
+    summary.skipped += [
+        ("-", f, "not in an artist folder") for f in sorted(folder.iterdir()) if f.is_file()
+    ]
+    with tqdm(total=len(files), unit="file", file=sys.stderr, desc="import") as bar:
+        for artist, path in files:
+            bar.set_postfix_str(f"{artist}/{path.name}"[:40])
+            if path.is_file():
+                _import_one(runtime, tenant_id, artist, path, summary)
+            bar.update(1)
+    return summary
+
+
+def _import_one(
+    runtime: Any, tenant_id: Any, artist: str, path: Path, summary: ImportSummary
+) -> None:
+    from app.db import session_scope
+    from app.errors import Problem
+    from app.formats import SNIFF_BYTES, sniff_format
+    from app.hashing import sha256_file
+    from workers.inline import AnalysisFailed, enroll_file
+
+    try:
+        with path.open("rb") as fh:
+            sniff_format(fh.read(SNIFF_BYTES))
+    except Problem as exc:
+        summary.skipped.append((artist, path, f"not audio: {exc.detail}"))
+        return
+    with session_scope(runtime.settings.database_url) as session:
+        artist_id = _artist_id(session, tenant_id, artist)
+        if _enrolled(session, artist_id, sha256_file(path)):
+            summary.skipped.append((artist, path, "duplicate: already enrolled"))
+            return
+    try:
+        result = enroll_file(path, runtime, artist_id)
+    except AnalysisFailed as exc:
+        summary.skipped.append((artist, path, _reason(exc.problem)))
+        return
+    seconds = result["reference"]["vocal_seconds"]
+    summary.enrolled.append((artist, path, f"{seconds:.1f} s of voice"))
+
+
+def _reason(problem: dict[str, Any]) -> str:
+    code = problem.get("code")
+    if code == "no_vocals":
+        return "no vocals found"
+    if code == "duplicate_reference":
+        return "duplicate: already enrolled"
+    if code in ("not_audio", "unsupported_format", "corrupt_audio", "empty_audio"):
+        return f"not audio: {problem.get('detail')}"
+    return f"{problem.get('detail')} ({code})"
+
+
+def _artist_id(session: Any, tenant_id: Any, name: str) -> Any:
+    from app.services import artists
+
+    found = artists.find_artist(session, tenant_id, name)
+    return found.id if found is not None else artists.create_artist(session, tenant_id, name).id
+
+
+def _enrolled(session: Any, artist_id: Any, sha256: str) -> bool:
+    from sqlalchemy import select
+
+    from app.models import ArtistReference
+
+    return (
+        session.scalar(
+            select(ArtistReference.id).where(
+                ArtistReference.artist_id == artist_id,
+                ArtistReference.sha256 == sha256,
+                ArtistReference.embedding.is_not(None),
+            )
+        )
+        is not None
+    )
+
+
+def list_artists(database_url: str, tenant_id: Any) -> str:
+    from app.db import session_scope
+    from app.services import artists
+
+    rows, cursor = [], None
+    with session_scope(database_url) as session:
+        while True:
+            page, cursor = artists.list_artists(session, tenant_id, artists.MAX_PAGE, cursor)
+            rows += page
+            if cursor is None:
+                break
+    if not rows:
+        return "no artists: enrol some with 'soundscape artists import DIR'"
+    width = max(len(view.artist.name) for view in rows)
+    lines = [f"{'name':<{width}}  references  pending  external_id"]
+    for view in rows:
+        artist = view.artist
+        lines.append(
+            f"{artist.name:<{width}}  {view.references:>10}  {view.pending:>7}  "
+            f"{artist.external_id or '-'}"
+        )
+    return "\n".join(lines)
+
+
+def remove_artist(settings: Any, tenant_id: Any, name: str) -> None:
+    from app.db import session_scope
+    from app.services import artists
+    from app.storage import make_storage
+
+    with session_scope(settings.database_url) as session:
+        artist = artists.find_artist(session, tenant_id, name)
+        if artist is None:
+            raise LookupError(f"no artist named {name!r}")
+        artists.delete_artist(session, make_storage(settings), artist)

@@ -1,0 +1,86 @@
+"""Enroll stage (gpu queue), the last of the reference pipeline: embed a reference recording's
+separated vocals, store the embedding on its ``artist_references`` row, recompute the
+artist's voiceprint and finish the job with a short result."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import soundfile as sf
+from sqlalchemy import select
+
+from app import jobstate
+from app.errors import NotFoundError, NoVocalsError
+from app.jobstate import JobRef
+from app.models import ArtistReference
+from app.services.gallery import enroll_reference
+from workers.models.roles import ModelInfo
+from workers.runtime import Runtime
+from workers.stages.ingest import IngestOutput
+from workers.stages.separate import SeparateOutput
+
+
+@dataclass(frozen=True)
+class EnrollInput:
+    ingest: IngestOutput
+    separate: SeparateOutput
+
+
+@dataclass(frozen=True)
+class EnrollOutput:
+    """The enrolled reference, how much voice it holds, and the encoder that embedded it."""
+
+    reference_id: str
+    artist_id: str
+    windows: int
+    vocal_seconds: float
+    encoder: ModelInfo
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "encoder": self.encoder.as_dict()}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> EnrollOutput:
+        return cls(**{**raw, "encoder": ModelInfo.from_dict(raw["encoder"])})
+
+    def report(self) -> dict[str, Any]:
+        return {"reference": self.to_json()}
+
+
+def run(runtime: Runtime, job: JobRef, inputs: EnrollInput) -> EnrollOutput:
+    from workers.compute.identification import embed_vocals
+    from workers.stages.identify import load_encoder
+
+    _, encoder = load_encoder(runtime)
+    with runtime.workdir() as tmp:
+        runtime.storage.get_file(inputs.separate.vocals_key, tmp / "vocals.flac")
+        vocals, rate = sf.read(tmp / "vocals.flac", dtype="float32", always_2d=True)
+    voice = embed_vocals(vocals.T, int(rate), encoder, inputs.separate.activity)
+    if voice.track is None:
+        raise NoVocalsError(
+            f"no vocals found: {voice.vocal_seconds:.1f} s of the recording is vocal-active, "
+            "too little to enrol a voice"
+        )
+    with runtime.session() as session:
+        reference_id = session.scalar(
+            select(ArtistReference.id).where(ArtistReference.job_id == job.id)
+        )
+        artist_id = session.scalar(
+            select(ArtistReference.artist_id).where(ArtistReference.id == reference_id)
+        )
+        enrolled = reference_id is not None and enroll_reference(
+            session, reference_id, voice.track.tolist(), voice.vocal_seconds, inputs.ingest.sha256
+        )
+    if not enrolled:
+        raise NotFoundError(f"the reference of job {job.id} was deleted while it was enrolled")
+    output = EnrollOutput(
+        str(reference_id), str(artist_id), voice.windows, voice.vocal_seconds, encoder.info
+    )
+    with runtime.session() as session:
+        jobstate.succeed_job(session, job.id, {**output.report(), **_audio(inputs.ingest)})
+    return output
+
+
+def _audio(ingest: IngestOutput) -> dict[str, Any]:
+    return {key: value for key, value in ingest.report().items() if key == "audio"}

@@ -1,0 +1,113 @@
+"""Identify stage (gpu queue): embed the vocal stem's voice, and each section's, and match them
+against the tenant's artist gallery. Torch loads only when the stage runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import soundfile as sf
+
+from app.jobstate import JobRef
+from workers.compute.identification import ArtistMatch
+from workers.models.roles import ModelInfo
+from workers.runtime import Runtime
+from workers.stages.separate import SeparateOutput
+
+NO_VOCALS = "no vocals found: too little of the track is vocal-active to embed a voice"
+EMPTY_GALLERY = "the artist gallery is empty: enrol artists with POST /v1/artists"
+
+
+@dataclass(frozen=True)
+class IdentifyInput:
+    separate: SeparateOutput
+
+
+@dataclass(frozen=True)
+class IdentifyOutput:
+    """The top artist matches, why there are none (``reason``), and how they were found."""
+
+    matches: tuple[ArtistMatch, ...]
+    reason: str | None
+    threshold: float
+    gallery_size: int
+    vocal_seconds: float
+    sections: int
+    encoder: ModelInfo
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "matches": [m.to_json() for m in self.matches],
+            "reason": self.reason,
+            "threshold": self.threshold,
+            "gallery_size": self.gallery_size,
+            "vocal_seconds": self.vocal_seconds,
+            "sections": self.sections,
+            "encoder": self.encoder.as_dict(),
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> IdentifyOutput:
+        return cls(
+            tuple(ArtistMatch.from_json(m) for m in raw["matches"]),
+            raw["reason"],
+            raw["threshold"],
+            raw["gallery_size"],
+            raw["vocal_seconds"],
+            raw["sections"],
+            ModelInfo.from_dict(raw["encoder"]),
+        )
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "artist_matches": [m.to_json() for m in self.matches],
+            "identification": {
+                "reason": self.reason,
+                "gallery_size": self.gallery_size,
+                "vocal_seconds": self.vocal_seconds,
+                "sections": self.sections,
+            },
+            "thresholds": {"artist_match": self.threshold},
+            "models": {"speaker_encoder": self.encoder.as_dict()},
+        }
+
+
+def run(runtime: Runtime, job: JobRef, inputs: IdentifyInput) -> IdentifyOutput:
+    from workers.compute.identification import embed_vocals, match_voice
+    from workers.gallery import load_gallery
+    from workers.models.weights import shipped_threshold
+
+    name, encoder = load_encoder(runtime)
+    with runtime.workdir() as tmp:
+        runtime.storage.get_file(inputs.separate.vocals_key, tmp / "vocals.flac")
+        vocals, rate = sf.read(tmp / "vocals.flac", dtype="float32", always_2d=True)
+    voice = embed_vocals(vocals.T, int(rate), encoder, inputs.separate.activity)
+    gallery = load_gallery(runtime.gallery_for(job))
+    threshold = shipped_threshold(name)
+    reason = NO_VOCALS if voice.track is None else EMPTY_GALLERY if not len(gallery) else None
+    matches = match_voice(voice, gallery, threshold)
+    return IdentifyOutput(
+        tuple(matches),
+        reason,
+        threshold,
+        len(gallery),
+        voice.vocal_seconds,
+        len(voice.sections),
+        encoder.info,
+    )
+
+
+def load_encoder(runtime: Runtime) -> tuple[str, Any]:
+    """The configured speaker encoder (the manifest's default unless set), once per process."""
+    from workers.models.registry import load_model, model_name
+
+    settings = runtime.settings
+    name = model_name("speaker-encoder", settings.speaker_encoder)
+    encoder = load_model(
+        "speaker-encoder",
+        name,
+        settings.weights_dir,
+        settings.device,
+        allow_download=settings.weights_download,
+    )
+    return name, encoder
