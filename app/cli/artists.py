@@ -85,19 +85,44 @@ def import_folder(folder: Path, settings: Any, tenant_id: Any) -> ImportSummary:
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
     runtime = runtime_from(settings)
     summary = ImportSummary()
-    files = [
-        (a.name, f) for a in sorted(folder.iterdir()) if a.is_dir() for f in sorted(a.rglob("*"))
-    ]
-    summary.skipped += [
-        ("-", f, "not in an artist folder") for f in sorted(folder.iterdir()) if f.is_file()
-    ]
-    with tqdm(total=len(files), unit="file", file=sys.stderr, desc="import") as bar:
-        for artist, path in files:
-            bar.set_postfix_str(f"{artist}/{path.name}"[:40])
-            if path.is_file():
+    entries = sorted(folder.iterdir())
+    summary.skipped += [("-", f, "not in an artist folder") for f in entries if f.is_file()]
+    artists = {
+        a.name: [f for f in sorted(a.rglob("*")) if f.is_file()] for a in entries if a.is_dir()
+    }
+    with tqdm(total=sum(map(len, artists.values())), unit="file", file=sys.stderr) as bar:
+        for artist, files in artists.items():
+            created = _find_or_create(runtime.settings.database_url, tenant_id, artist)
+            for path in files:
+                bar.set_postfix_str(f"{artist}/{path.name}"[:40])
                 _import_one(runtime, tenant_id, artist, path, summary)
-            bar.update(1)
+                bar.update(1)
+            if created:
+                _drop_if_empty(runtime, tenant_id, artist)
     return summary
+
+
+def _find_or_create(database_url: str, tenant_id: Any, name: str) -> bool:
+    """Make sure the artist exists; True when this call created it."""
+    from app.db import session_scope
+    from app.services import artists
+
+    with session_scope(database_url) as session:
+        if artists.find_artist(session, tenant_id, name) is not None:
+            return False
+        artists.create_artist(session, tenant_id, name)
+        return True
+
+
+def _drop_if_empty(runtime: Any, tenant_id: Any, name: str) -> None:
+    """An artist this import created but could enrol nothing for is not left behind."""
+    from app.db import session_scope
+    from app.services import artists
+
+    with session_scope(runtime.settings.database_url) as session:
+        artist = artists.find_artist(session, tenant_id, name)
+        if artist is not None and not artists.references(session, artist):
+            artists.delete_artist(session, runtime.storage, artist)
 
 
 def _import_one(
@@ -107,6 +132,7 @@ def _import_one(
     from app.errors import Problem
     from app.formats import SNIFF_BYTES, sniff_format
     from app.hashing import sha256_file
+    from app.services import artists
     from workers.inline import AnalysisFailed, enroll_file
 
     try:
@@ -116,7 +142,9 @@ def _import_one(
         summary.skipped.append((artist, path, f"not audio: {exc.detail}"))
         return
     with session_scope(runtime.settings.database_url) as session:
-        artist_id = _artist_id(session, tenant_id, artist)
+        found = artists.find_artist(session, tenant_id, artist)
+        assert found is not None
+        artist_id = found.id
         if _enrolled(session, artist_id, sha256_file(path)):
             summary.skipped.append((artist, path, "duplicate: already enrolled"))
             return
@@ -138,13 +166,6 @@ def _reason(problem: dict[str, Any]) -> str:
     if code in ("not_audio", "unsupported_format", "corrupt_audio", "empty_audio"):
         return f"not audio: {problem.get('detail')}"
     return f"{problem.get('detail')} ({code})"
-
-
-def _artist_id(session: Any, tenant_id: Any, name: str) -> Any:
-    from app.services import artists
-
-    found = artists.find_artist(session, tenant_id, name)
-    return found.id if found is not None else artists.create_artist(session, tenant_id, name).id
 
 
 def _enrolled(session: Any, artist_id: Any, sha256: str) -> bool:

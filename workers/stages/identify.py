@@ -75,7 +75,7 @@ class IdentifyOutput:
 def run(runtime: Runtime, job: JobRef, inputs: IdentifyInput) -> IdentifyOutput:
     from workers.compute.identification import embed_vocals, match_voice
     from workers.gallery import load_gallery
-    from workers.models.weights import shipped_threshold
+    from workers.models.weights import shipped_threshold, with_domain
 
     name, encoder = load_encoder(runtime)
     with runtime.workdir() as tmp:
@@ -93,7 +93,7 @@ def run(runtime: Runtime, job: JobRef, inputs: IdentifyInput) -> IdentifyOutput:
         len(gallery),
         voice.vocal_seconds,
         len(voice.sections),
-        encoder.info,
+        with_domain(encoder.info),
     )
 
 
