@@ -8,7 +8,7 @@ artists, loading a gallery from the database (cold, and after one change), and e
   its refresh after one artist changed (the version read, the changed row, the list of ids),
   on the embedded SQLite database or ``--database-url`` (e.g. the test PostgreSQL).
 - embed: ``embed_vocals`` on a 60 s mono speech stem (a LibriSpeech reading looped, all of it
-  vocal-active): seconds of audio embedded per second, on ``--device``.
+  vocal-active): seconds of audio embedded per second (median of REPEATS runs), on ``--device``.
 
 Usage:
     .venv/bin/python benchmarks/identify.py [--sizes 100 10000 100000] [--load-sizes 100 10000]
@@ -32,6 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 DIM = 256
+REPEATS = 5
 SECTIONS = 12  # a three-minute track in 15 s sections
 SPEECH = Path(__file__).resolve().parent.parent.parent / "shared" / "audio" / "198-209-0000.ogg"
 
@@ -129,9 +130,12 @@ def bench_embed(device: str, seconds: float = 60.0) -> float:
         speech = np.random.default_rng(0).normal(0, 0.1, 16000 * 10).astype(np.float32)
     stem = np.tile(speech, int(np.ceil(seconds * 16000 / len(speech))))[: int(seconds * 16000)]
     embed_vocals(stem[: 16000 * 5], 16000, encoder)  # warm-up
-    start = time.perf_counter()
-    embed_vocals(stem, 16000, encoder)
-    return seconds / (time.perf_counter() - start)
+    times = []
+    for _ in range(REPEATS):  # the median: the machine is shared
+        start = time.perf_counter()
+        embed_vocals(stem, 16000, encoder)
+        times.append(time.perf_counter() - start)
+    return seconds / statistics.median(times)
 
 
 def main() -> int:

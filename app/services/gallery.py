@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import DuplicateReferenceError
@@ -147,12 +147,3 @@ def ensure_tenant(session: Session, name: str) -> uuid.UUID:
     session.add(tenant)
     session.flush()
     return tenant.id
-
-
-def touch_artist(session: Session, artist: Artist) -> None:
-    """Mark ``artist`` changed in the gallery without recomputing its voiceprint."""
-    session.execute(
-        update(Artist)
-        .where(Artist.id == artist.id)
-        .values(revision=bump_version(session, artist.tenant_id))
-    )
