@@ -12,8 +12,10 @@ import hashlib
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -181,17 +183,31 @@ def submit_folder(
         if known[custom_id] not in (None, sha256_file(path)):
             result.warnings.append(f"{custom_id} changed since it was sent; the first is kept")
     progress(0, len(todo))
-
-    def send(job: tuple[str, Path]) -> dict[str, Any]:
-        return client.upload(batch["id"], *job)
-
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        for done, item in enumerate(pool.map(send, todo), start=1):
+    with closing(_upload_all(client, batch["id"], todo, parallel)) as uploads:
+        for item in uploads:
             result.sent += 1
             result.refused += item["status"] == "failed"
-            progress(done, len(todo))
+            progress(result.sent, len(todo))
     result.batch = client.close(batch["id"])
     return result
+
+
+def _upload_all(
+    client: BatchClient, batch_id: str, todo: list[tuple[str, Path]], parallel: int
+) -> Generator[dict[str, Any], None, None]:
+    """Upload with at most ``parallel`` requests in flight; an interruption (Ctrl-C, an
+    error) leaves only those few to finish, and a later run sends the rest."""
+    pending: deque[Future[dict[str, Any]]] = deque()
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        try:
+            for custom_id, path in todo:
+                if len(pending) >= max(1, parallel):
+                    yield pending.popleft().result()
+                pending.append(pool.submit(client.upload, batch_id, custom_id, path))
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def submit_manifest(
