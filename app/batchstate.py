@@ -35,8 +35,7 @@ def dispatch(session: Session, tenant_id: uuid.UUID, cap: int) -> list[uuid.UUID
     """Make jobs for the tenant's oldest pending items while fewer than ``cap`` are in
     flight, and commit. Returns the new jobs' ids: the caller sends their start messages
     (a message lost in between is sent again by the reaper, like any job left queued)."""
-    # One dispatcher per tenant at a time (PostgreSQL row lock), so the cap holds.
-    session.get(Tenant, tenant_id, with_for_update=True)
+    lock_tenant(session, tenant_id)
     free = cap - in_flight(session, tenant_id)
     created: list[uuid.UUID] = []
     active = select(Batch).where(Batch.tenant_id == tenant_id, Batch.status.in_(ACTIVE))
@@ -57,6 +56,19 @@ def dispatch(session: Session, tenant_id: uuid.UUID, cap: int) -> list[uuid.UUID
             created.append(job.id)
     session.commit()
     return created
+
+
+def lock_tenant(session: Session, tenant_id: uuid.UUID) -> None:
+    """Take the tenant's write lock until commit, so one dispatcher (or cancel) runs at a
+    time per tenant and the cap holds. A no-op UPDATE: a row lock on PostgreSQL, the
+    database write lock on SQLite (which has no SELECT ... FOR UPDATE)."""
+    session.commit()  # start a fresh transaction whose first statement is the write
+    session.execute(
+        update(Tenant)
+        .where(Tenant.id == tenant_id)
+        .values(name=Tenant.name)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _job_for(batch: Batch, item: BatchItem) -> Job:
@@ -113,7 +125,7 @@ def cancel(session: Session, batch: Batch) -> list[uuid.UUID] | None:
     """Cancel an open or running batch: waiting items never start, queued and running jobs
     are canceled (a running stage finishes, no further stage runs). Returns the canceled
     jobs' ids, or None when the batch had already ended."""
-    session.get(Tenant, batch.tenant_id, with_for_update=True)  # no dispatch meanwhile
+    lock_tenant(session, batch.tenant_id)  # no dispatch meanwhile
     now = utcnow()
     result = session.execute(
         update(Batch)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import IO, Any
 
 from kombu.exceptions import OperationalError as KombuOperationalError
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -205,14 +205,21 @@ def _check_upload(stream: IO[bytes], max_bytes: int) -> None:
 
 def append_item(session: Session, batch_id: uuid.UUID, spec: ItemSpec) -> BatchItem:
     """Give ``spec`` the open batch's next position; 409 when the batch is not open or
-    the custom_id is taken."""
-    batch = session.get(Batch, batch_id, with_for_update=True, populate_existing=True)
-    assert batch is not None
-    if batch.status != "open":
+    the custom_id is taken. The position is claimed by one atomic UPDATE, which also
+    holds the batch against a concurrent close until the item is committed."""
+    session.commit()  # a fresh transaction whose first statement takes the write lock
+    claimed = session.execute(
+        update(Batch)
+        .where(Batch.id == batch_id, Batch.status == "open")
+        .values(item_count=Batch.item_count + 1, updated_at=utcnow())
+        .returning(Batch.item_count)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if claimed is None:
         session.rollback()
-        raise ConflictError(f"batch {batch_id} is {batch.status}; it takes no more items")
-    item = BatchItem(**_item_row(batch_id, batch.item_count, spec))
-    batch.item_count += 1
+        status = session.scalar(select(Batch.status).where(Batch.id == batch_id))
+        raise ConflictError(f"batch {batch_id} is {status}; it takes no more items")
+    item = BatchItem(**_item_row(batch_id, claimed - 1, spec))
     session.add(item)
     try:
         session.commit()
