@@ -207,6 +207,7 @@ SCHEMAS: dict[str, Any] = {
             "progress": {"type": "number", "minimum": 0, "maximum": 1},
             "source": {"type": "object"},
             "metadata": {"type": ["object", "null"]},
+            "batch_id": {"type": ["string", "null"], "format": "uuid"},
             "error": {"oneOf": [{"$ref": "#/components/schemas/Problem"}, {"type": "null"}]},
             "result": {
                 "type": ["object", "null"],
