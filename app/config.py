@@ -63,6 +63,16 @@ class Settings:
     detector: str = ""
     mixture_detector: str = ""
     log_level: str = "INFO"
+    # Catalogue scans (app/batchstate.py): items per batch, and how many of one tenant's
+    # batch items may be queued or running at once; the rest wait in the database.
+    batch_max_items: int = 100_000
+    batch_max_in_flight: int = 8
+    # How often the beat worker dispatches waiting items and closes finished batches (a
+    # safety net: both also happen as soon as an item ends).
+    batch_sweep_interval_seconds: int = 30
+    # Submissions (jobs, batches, batch uploads) per API key per window; 0 turns it off.
+    rate_limit_submissions: int = 3000
+    rate_limit_window_seconds: int = 60
 
     def __post_init__(self) -> None:
         data = Path(self.data_dir)

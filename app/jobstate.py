@@ -145,6 +145,23 @@ def cancel_job(session: Session, job_id: uuid.UUID) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def cancel_batch_jobs(session: Session, batch_id: uuid.UUID) -> list[uuid.UUID]:
+    """Cancel every queued or running job of a batch, as ``cancel_job`` does one, and
+    commit; returns their ids."""
+    now = utcnow()
+    live = and_(Job.batch_id == batch_id, Job.status.in_(("queued", "running")))
+    ids = list(session.scalars(select(Job.id).where(live)))
+    if ids:
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(ids), live)
+            .values(status="canceled", finished_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    session.commit()
+    return ids
+
+
 def fail_job(session: Session, job_id: uuid.UUID, problem: dict[str, Any]) -> bool:
     """Mark a running or queued job failed; a canceled job stays canceled."""
     now = utcnow()

@@ -11,8 +11,32 @@ from app.config import Settings
 
 START_TASK = "soundscape.pipeline.start"
 WEBHOOK_TASK = "soundscape.webhook.deliver"
+BATCH_ADVANCE_TASK = "soundscape.batch.advance"
+BATCH_WEBHOOK_TASK = "soundscape.webhook.batch"
 CPU_QUEUE = "cpu"
 GPU_QUEUE = "gpu"
+# Batch items run on their own queues beside the interactive ones (see batch_queue).
+BATCH_QUEUE_SUFFIX = "-batch"
+
+
+def batch_queue(queue: str) -> str:
+    """The queue a batch item's task goes to instead of ``queue``.
+
+    Fairness policy: a worker serving ``cpu`` also serves ``cpu-batch`` (and ``gpu`` with
+    ``gpu-batch``, see ``worker_queues``). Kombu takes the next message from the worker's
+    queues in turn, so interactive work never waits behind more than one batch task per
+    worker slot, however long the batch; and each tenant has at most
+    ``batch_max_in_flight`` items queued or running (the rest wait in the database), so
+    one tenant's 100,000 tracks cannot crowd out another tenant's batch either.
+    """
+    return queue + BATCH_QUEUE_SUFFIX
+
+
+def worker_queues(queues: list[str]) -> list[str]:
+    """The queues a worker consumes: each named queue and its batch queue."""
+    named = [q for q in queues if q]
+    extra = [batch_queue(q) for q in named if not q.endswith(BATCH_QUEUE_SUFFIX)]
+    return list(dict.fromkeys(named + extra))
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -60,9 +84,24 @@ def enqueue_job(settings: Settings, job_id: str) -> None:
     _client(settings).send_task(START_TASK, args=[job_id], queue=CPU_QUEUE)
 
 
+def enqueue_batch_job(settings: Settings, job_id: str) -> None:
+    """Start a batch item's job on the batch queue (its stages follow there too)."""
+    _client(settings).send_task(START_TASK, args=[job_id], queue=batch_queue(CPU_QUEUE))
+
+
 def enqueue_webhook(settings: Settings, job_id: str) -> None:
     """Queue the delivery of a finished job's webhook."""
     _client(settings).send_task(WEBHOOK_TASK, args=[job_id], queue=CPU_QUEUE)
+
+
+def enqueue_batch_advance(settings: Settings, tenant_id: str, batch_id: str) -> None:
+    """After a batch item ended: start the tenant's next items, close the batch if done."""
+    _client(settings).send_task(BATCH_ADVANCE_TASK, args=[tenant_id, batch_id], queue=CPU_QUEUE)
+
+
+def enqueue_batch_webhook(settings: Settings, batch_id: str) -> None:
+    """Queue the delivery of a finished batch's webhook."""
+    _client(settings).send_task(BATCH_WEBHOOK_TASK, args=[batch_id], queue=CPU_QUEUE)
 
 
 def check_broker(settings: Settings) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -37,6 +38,7 @@ class Storage(Protocol):
     def open(self, key: str) -> IO[bytes]: ...
     def delete(self, key: str) -> None: ...
     def check(self) -> None: ...
+    def list_keys(self, prefix: str) -> Iterator[str]: ...
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,17 @@ class LocalStorage:
         self.root.mkdir(parents=True, exist_ok=True)
         if not self.root.is_dir():
             raise StorageError(f"{self.root} is not a folder")
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        """Every object key starting with ``prefix``, in key order."""
+        base = self._path(prefix.rsplit("/", 1)[0]) if "/" in prefix else self.root
+        if not base.is_dir():
+            return
+        root = self.root.resolve()
+        files = (p for p in base.rglob("*") if p.is_file() and not p.name.endswith(".part"))
+        yield from sorted(
+            k for p in files if (k := p.relative_to(root).as_posix()).startswith(prefix)
+        )
 
 
 class S3Storage:
@@ -193,6 +206,16 @@ class S3Storage:
 
     def check(self) -> None:
         self.client.head_bucket(Bucket=self.bucket)
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        """Every object key starting with ``prefix``, in key order, a page at a time."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._key(prefix)
+        )
+        strip = len(self._key(""))
+        for page in pages:
+            for obj in page.get("Contents", []):
+                yield str(obj["Key"])[strip:]
 
 
 def make_storage(settings: Settings) -> Storage:

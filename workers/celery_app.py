@@ -13,16 +13,29 @@ from typing import Any
 
 from celery import Celery, chain, signals
 from celery.exceptions import Ignore
+from sqlalchemy import select
 
-from app import jobstate
+from app import batchstate, jobstate
 from app.config import Settings, load_settings
-from app.queue import CPU_QUEUE, START_TASK, WEBHOOK_TASK, celery_config, enqueue_job
+from app.models import Job
+from app.queue import (
+    BATCH_ADVANCE_TASK,
+    BATCH_WEBHOOK_TASK,
+    CPU_QUEUE,
+    START_TASK,
+    WEBHOOK_TASK,
+    batch_queue,
+    celery_config,
+    enqueue_job,
+)
+from app.services import batches
 from workers import webhooks
 from workers.runner import TRANSIENT_ERRORS, check_chain, execute_stage, fail_stage
 from workers.runtime import sweep_workdirs, worker_runtime
 from workers.stages import STAGES, Stage
 
 REAPER_TASK = "soundscape.reaper"
+BATCH_SWEEP_TASK = "soundscape.batch.sweep"
 MAX_TRANSIENT_RETRIES = 3
 # A transient error is retried after 5, 15, 45 s: a database or storage blip, not an outage.
 RETRY_BASE_SECONDS = 5
@@ -34,14 +47,18 @@ def create_celery(settings: Settings) -> Celery:
     app = Celery("soundscape")
     app.conf.update(celery_config(settings))
     app.conf.task_routes = {stage.task_name: {"queue": stage.queue} for stage in STAGES}
-    app.conf.task_routes |= {
-        name: {"queue": CPU_QUEUE} for name in (START_TASK, REAPER_TASK, WEBHOOK_TASK)
-    }
+    cpu_tasks = (START_TASK, REAPER_TASK, WEBHOOK_TASK, BATCH_ADVANCE_TASK, BATCH_WEBHOOK_TASK)
+    app.conf.task_routes |= {name: {"queue": CPU_QUEUE} for name in cpu_tasks}
+    app.conf.task_routes[BATCH_SWEEP_TASK] = {"queue": CPU_QUEUE}
     app.conf.beat_schedule = {
         "reap-stale-jobs": {
             "task": REAPER_TASK,
             "schedule": float(settings.reaper_interval_seconds),
-        }
+        },
+        "sweep-batches": {
+            "task": BATCH_SWEEP_TASK,
+            "schedule": float(settings.batch_sweep_interval_seconds),
+        },
     }
     app.conf.beat_schedule_filename = str(settings.data_dir / "celerybeat-schedule")
     for stage in STAGES:
@@ -51,6 +68,9 @@ def create_celery(settings: Settings) -> Celery:
     app.task(name=START_TASK)(start_job)
     app.task(name=REAPER_TASK)(reap)
     app.task(name=WEBHOOK_TASK, bind=True, max_retries=None)(deliver_webhook)
+    app.task(name=BATCH_ADVANCE_TASK)(advance_batch)
+    app.task(name=BATCH_SWEEP_TASK)(sweep_batches)
+    app.task(name=BATCH_WEBHOOK_TASK, bind=True, max_retries=None)(deliver_batch_webhook)
     return app
 
 
@@ -84,10 +104,15 @@ def start_job(job_id: str) -> None:
         return
     with worker_runtime().session() as session:
         launch = jobstate.start_job(session, jid)
+        in_batch = launch and session.scalar(select(Job.batch_id).where(Job.id == jid)) is not None
     if launch:
+        # A batch item's stages run on the batch queues (app.queue.batch_queue: the policy).
+        route = batch_queue if in_batch else str
         chain(
             *(
-                app.signature(stage.task_name, args=(job_id,), immutable=True, queue=stage.queue)
+                app.signature(
+                    stage.task_name, args=(job_id,), immutable=True, queue=route(stage.queue)
+                )
                 for stage in STAGES
             )
         ).apply_async()
@@ -111,6 +136,27 @@ def reap() -> int:
 
 def deliver_webhook(self: Any, job_id: str) -> None:
     delay = webhooks.deliver(worker_runtime(), job_id, attempt=self.request.retries + 1)
+    if delay is not None:
+        raise self.retry(countdown=delay)
+
+
+def advance_batch(tenant_id: str, batch_id: str) -> None:
+    """After a batch item ended: start the tenant's next items, complete the batch if done."""
+    runtime = worker_runtime()
+    with runtime.session() as session:
+        batches.advance(session, runtime.settings, uuid.UUID(tenant_id), uuid.UUID(batch_id))
+
+
+def sweep_batches() -> None:
+    """Beat's safety net for lost advance messages: advance every unfinished batch."""
+    runtime = worker_runtime()
+    with runtime.session() as session:
+        for tenant_id, batch_id in batchstate.tenants_with_work(session):
+            batches.advance(session, runtime.settings, tenant_id, batch_id)
+
+
+def deliver_batch_webhook(self: Any, batch_id: str) -> None:
+    delay = webhooks.deliver_batch(worker_runtime(), batch_id, attempt=self.request.retries + 1)
     if delay is not None:
         raise self.retry(countdown=delay)
 

@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response, g, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from app.errors import InternalError, Problem, TooLargeError
+from app.errors import InternalError, Problem, RateLimitedError, TooLargeError
 
 log = logging.getLogger(__name__)
 
@@ -20,13 +20,15 @@ def problem_response(problem: dict[str, object]) -> Response:
 
 
 def register_api(app: Flask) -> None:
-    from app.api import health, jobs, openapi
+    from app.api import batches, health, jobs, openapi
 
     app.register_blueprint(health.bp)
     app.register_blueprint(jobs.bp)
+    app.register_blueprint(batches.bp)
     app.register_blueprint(openapi.bp)
     app.teardown_appcontext(_close_session)
     app.register_error_handler(Problem, lambda exc: problem_response(exc.problem()))
+    app.register_error_handler(RateLimitedError, _rate_limited)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
@@ -39,6 +41,12 @@ def _too_large(_exc: RequestEntityTooLarge) -> Response:
     return problem_response(
         TooLargeError(f"the upload exceeds the limit of {limit} bytes").problem()
     )
+
+
+def _rate_limited(exc: RateLimitedError) -> Response:
+    response = problem_response(exc.problem())
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _http_error(exc: HTTPException) -> Response:

@@ -13,6 +13,7 @@ from app.db import get_sessionmaker
 from app.errors import UnauthorizedError
 from app.hashing import hash_key
 from app.models import ApiKey
+from app.ratelimit import count_submission
 from app.storage import Storage, make_storage
 
 
@@ -32,8 +33,9 @@ def storage() -> Storage:
     return make_storage(settings())
 
 
-def tenant_id() -> uuid.UUID:
-    """The tenant of the request's `Authorization: Bearer <key>`; 401 without a valid key."""
+def api_key() -> ApiKey:
+    """The request's `Authorization: Bearer <key>`, looked up on every request (a revoked
+    key is refused at once); 401 without a valid key."""
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
@@ -43,4 +45,16 @@ def tenant_id() -> uuid.UUID:
     )
     if row is None:
         raise UnauthorizedError("the API key is not valid")
-    return row.tenant_id
+    return row
+
+
+def tenant_id() -> uuid.UUID:
+    """The tenant of the request's API key; 401 without a valid key."""
+    return api_key().tenant_id
+
+
+def submitting_tenant_id() -> uuid.UUID:
+    """``tenant_id`` for a submission, counted against the key's rate limit (429 past it)."""
+    key = api_key()
+    count_submission(db(), settings(), key.id)
+    return key.tenant_id

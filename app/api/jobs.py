@@ -23,7 +23,7 @@ bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 
 @bp.post("")
 def submit() -> tuple[dict[str, Any], int, dict[str, str]]:
-    tenant = ctx.tenant_id()
+    tenant = ctx.submitting_tenant_id()
     new, upload = _parse_submission()
     session = ctx.db()
     job = service.find_replay(session, tenant, new)

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
+from app.api.openapi_batches import BATCH_PATHS, BATCH_SCHEMAS
 from app.models import JOB_STATUSES
 
 bp = Blueprint("openapi", __name__)
@@ -94,7 +95,7 @@ PATHS: dict[str, Any] = {
                     "headers": {"Location": {"schema": {"type": "string"}}},
                     "content": _JOB,
                 },
-                **_errors(400, 401, 404, 413, 415, 422, 503),
+                **_errors(400, 401, 404, 413, 415, 422, 429, 503),
             },
         },
         "get": {
@@ -206,6 +207,7 @@ SCHEMAS: dict[str, Any] = {
             "progress": {"type": "number", "minimum": 0, "maximum": 1},
             "source": {"type": "object"},
             "metadata": {"type": ["object", "null"]},
+            "batch_id": {"type": ["string", "null"], "format": "uuid"},
             "error": {"oneOf": [{"$ref": "#/components/schemas/Problem"}, {"type": "null"}]},
             "result": {
                 "type": ["object", "null"],
@@ -227,9 +229,9 @@ def spec() -> dict[str, Any]:
             "version": "1",
             "description": "Scans music for AI deepfakes: cloned vocals and generated songs.",
         },
-        "paths": PATHS,
+        "paths": PATHS | BATCH_PATHS,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": SCHEMAS | BATCH_SCHEMAS,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],

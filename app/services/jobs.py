@@ -29,7 +29,7 @@ from app.formats import SNIFF_BYTES, sniff_format
 from app.jobsource import JobSource
 from app.models import JOB_STATUSES, TERMINAL_STATUSES, Job, utcnow
 from app.outbound import check_url_source
-from app.queue import enqueue_job, enqueue_webhook
+from app.queue import enqueue_batch_advance, enqueue_job, enqueue_webhook
 from app.storage import Storage, job_key
 
 MAX_PAGE = 100
@@ -206,6 +206,8 @@ def cancel_job(session: Session, settings: Settings, tenant_id: uuid.UUID, job_i
         raise ConflictError(f"job {job_id} already {job.status}; it can no longer be canceled")
     if canceled and job.webhook_url:
         enqueue_webhook(settings, str(job.id))
+    if canceled and job.batch_id is not None:
+        enqueue_batch_advance(settings, str(tenant_id), str(job.batch_id))
     return job
 
 
