@@ -32,10 +32,18 @@ def storage() -> Storage:
     return make_storage(settings())
 
 
-def tenant_id() -> uuid.UUID:
-    """The tenant of the request's `Authorization: Bearer <key>`; 401 without a valid key."""
+# The web console's cookie: the API key, HttpOnly and SameSite=Strict, honoured only by the
+# pages a browser opens itself (a job's report and its artifacts), never by a change of state.
+CONSOLE_COOKIE = "soundscape_key"
+
+
+def tenant_id(allow_cookie: bool = False) -> uuid.UUID:
+    """The tenant of the request's `Authorization: Bearer <key>` (or, with ``allow_cookie``
+    and no such header, of the console's cookie); 401 without a valid key."""
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
+    if not header and allow_cookie and request.method in ("GET", "HEAD"):
+        scheme, key = "bearer", request.cookies.get(CONSOLE_COOKIE, "")
     if scheme.lower() != "bearer" or not key.strip():
         raise UnauthorizedError("send an API key as 'Authorization: Bearer <key>'")
     row = db().scalar(
