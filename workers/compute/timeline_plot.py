@@ -16,6 +16,7 @@ import numpy as np
 
 # Score axes span these probabilities: the mixture threshold (about 1 - 8e-7) must show.
 SCORE_FLOOR, SCORE_CEILING = 1e-3, 1.0 - 1e-8
+SCORE_TICKS = (0.01, 0.1, 0.5, 0.9, 0.99, 0.9999, 0.999999)
 WAVEFORM_COLUMNS = 2000
 REGION_COLOUR = "#d62728"
 WIDTH_INCHES, DPI = 12.0, 100
@@ -68,7 +69,9 @@ def render_png(picture: TimelinePicture) -> bytes:
 
     n_curves = len(picture.curves)
     ratios = [1.2, 0.6] + [1.5] * n_curves
-    figure = Figure(figsize=(WIDTH_INCHES, 1.1 + 1.3 * sum(ratios)), dpi=DPI)
+    figure = Figure(
+        figsize=(WIDTH_INCHES, 1.1 + 1.3 * sum(ratios)), dpi=DPI, layout="constrained"
+    )
     FigureCanvasAgg(figure)
     axes = figure.subplots(len(ratios), 1, sharex=True, gridspec_kw={"height_ratios": ratios})
     figure.suptitle(
@@ -86,7 +89,6 @@ def render_png(picture: TimelinePicture) -> bytes:
             ax.axvspan(start, end, color=REGION_COLOUR, alpha=0.15, linewidth=0)
         ax.set_xlim(0.0, max(picture.duration_seconds, picture.hop_seconds))
     axes[-1].set_xlabel("time (s)")
-    figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
@@ -100,7 +102,7 @@ def _draw_waveform(ax, picture: TimelinePicture) -> None:  # type: ignore[no-unt
     ax.set_ylim(-1.0, 1.0)
     if picture.regions:
         ax.plot([], [], color=REGION_COLOUR, alpha=0.3, linewidth=8, label="synthetic region")
-        ax.legend(loc="upper right", fontsize=8)
+        _legend(ax)
 
 
 def _draw_activity(ax, picture: TimelinePicture) -> None:  # type: ignore[no-untyped-def]
@@ -120,6 +122,8 @@ def _draw_curve(ax, curve: ScoreCurve, hop: float) -> None:  # type: ignore[no-u
     centres = (np.arange(values.size) + 0.5) * hop
     ax.set_yscale("logit")
     ax.set_ylim(SCORE_FLOOR, SCORE_CEILING)
+    ax.set_yticks(SCORE_TICKS, [f"{tick:g}" for tick in SCORE_TICKS])
+    ax.minorticks_off()
     ax.plot(centres, values, color="black", linewidth=1.2, label=f"{curve.source} P(synthetic)")
     styles = ("--", ":", "-.", (0, (5, 1)))
     for k, (name, value) in enumerate(curve.thresholds.items()):
@@ -131,4 +135,9 @@ def _draw_curve(ax, curve: ScoreCurve, hop: float) -> None:  # type: ignore[no-u
             label=f"{name} {value:.7g}",
         )
     ax.set_ylabel(f"{curve.source}\nscore")
-    ax.legend(loc="lower right", fontsize=7, ncol=2)
+    _legend(ax)
+
+
+def _legend(ax) -> None:  # type: ignore[no-untyped-def]
+    """Beside the axes, so that it never hides the curve."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=8, frameon=False)
