@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
 def write_html(target: Path, source: Path, report: dict[str, Any], keep_links: bool) -> None:
     """The report page of an inline analysis; audio links are relative to ``target``."""
     import os
+    from urllib.request import pathname2url
 
     from app.reportpage import render_report_page
 
@@ -61,7 +62,7 @@ def write_html(target: Path, source: Path, report: dict[str, Any], keep_links: b
     links = {}
     if keep_links:
         base = target.resolve().parent
-        links = {name: os.path.relpath(path, base) for name, path in artifacts.items()}
+        links = {n: pathname2url(os.path.relpath(p, base)) for n, p in artifacts.items()}
     job = {"id": None, "status": "succeeded", "source": {"filename": source.name}, "result": report}
     hint = "" if keep_links else "run analyze with --out DIR to keep the audio beside the page"
     target.parent.mkdir(parents=True, exist_ok=True)
