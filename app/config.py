@@ -65,8 +65,8 @@ class Settings:
     log_level: str = "INFO"
     # Localization: hysteresis on the mixture detector's timeline curve, a shortest region
     # and the longest gap merged; measured on partial fakes (README "Where is it synthetic?").
-    region_on_threshold: float = 0.95
-    region_off_threshold: float = 0.5
+    region_on_threshold: float = 0.995
+    region_off_threshold: float = 0.9
     region_min_seconds: float = 3.0
     region_merge_gap_seconds: float = 3.0
 

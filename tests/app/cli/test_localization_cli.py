@@ -24,7 +24,7 @@ GENERATORS = (
     "vocoder-tconv/hifigan-v1-22k-h256",
     "subpixel/mel-22k-h256",
 )
-SEGMENT_F1_FLOOR = 0.6  # measured 0.0 on this set with the shipped soundscape-mix v1
+SEGMENT_F1_FLOOR = 0.65  # measured 0.735 on this set with soundscape-mix v1 and the defaults
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +126,26 @@ def test_make_partial_lists_the_whole_zoo() -> None:
 
     done = soundscape("make-partial", "x", "--out", "y", "--generator", "list", check=True)
     assert done.stdout.split() == list(ZOO)
+
+
+# Real recordings the shipped detector leaves inconclusive (track scores 0.84-0.99) whose
+# curves come closest to the region thresholds (frame peaks 0.87-0.992).
+INCONCLUSIVE_REAL = (
+    "songs/Joshua_Morin_-_On_the_run.ogg",
+    "songs/Steven_Dunston_-_Northern_Star.ogg",
+    "Karissa_Hobbs_-_Lets_Go_Fishin.ogg",
+    "Kevin_MacLeod_-_P_I_Tchaikovsky_Dance_of_the_Sugar_Plum_Fairy.ogg",
+)
+
+
+@pytest.mark.slow
+def test_real_songs_the_verdict_leaves_open_get_no_region(audio_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "real"
+    data.mkdir()
+    for song in INCONCLUSIVE_REAL:
+        (data / Path(song).name).symlink_to(audio_dir / song)
+    truth = {Path(song).name: [] for song in INCONCLUSIVE_REAL}
+    (data / "regions.json").write_text(json.dumps(truth))
+    done = soundscape("evaluate-localization", "--data", str(data), env=cli_env(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("found []") == len(INCONCLUSIVE_REAL), done.stdout
