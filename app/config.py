@@ -66,7 +66,7 @@ class Settings:
     # Localization: hysteresis on the mixture detector's timeline curve, a shortest region
     # and the longest gap merged; measured on partial fakes (README "Where is it synthetic?").
     region_on_threshold: float = 0.995
-    region_off_threshold: float = 0.9
+    region_off_threshold: float = 0.95
     region_min_seconds: float = 3.0
     region_merge_gap_seconds: float = 3.0
 
