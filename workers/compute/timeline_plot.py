@@ -69,9 +69,7 @@ def render_png(picture: TimelinePicture) -> bytes:
 
     n_curves = len(picture.curves)
     ratios = [1.2, 0.6] + [1.5] * n_curves
-    figure = Figure(
-        figsize=(WIDTH_INCHES, 1.1 + 1.3 * sum(ratios)), dpi=DPI, layout="constrained"
-    )
+    figure = Figure(figsize=(WIDTH_INCHES, 1.1 + 1.3 * sum(ratios)), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots(len(ratios), 1, sharex=True, gridspec_kw={"height_ratios": ratios})
     figure.suptitle(
