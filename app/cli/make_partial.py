@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         dest="generators",
         metavar="NAME",
-        help="a zoo generator to use (repeatable; default: the whole zoo, most of an hour of "
+        help="a zoo generator to use (repeatable; default: the whole zoo, about an hour of "
         "fitting on 2 cores the first time); `--generator list` prints the names",
     )
     parser.add_argument("--regions", type=int, default=2, help="regions per track (default 2)")
