@@ -73,6 +73,12 @@ class Settings:
     # Submissions (jobs, batches, batch uploads) per API key per window; 0 turns it off.
     rate_limit_submissions: int = 3000
     rate_limit_window_seconds: int = 60
+    # Localization: hysteresis on the mixture detector's timeline curve, a shortest region
+    # and the longest gap merged; measured on partial fakes (README "Where is it synthetic?").
+    region_on_threshold: float = 0.995
+    region_off_threshold: float = 0.95
+    region_min_seconds: float = 3.0
+    region_merge_gap_seconds: float = 3.0
 
     def __post_init__(self) -> None:
         data = Path(self.data_dir)
@@ -85,6 +91,11 @@ class Settings:
             object.__setattr__(self, "storage_url", (data / "artifacts").as_uri())
         if self.stage_hard_time_limit <= self.stage_soft_time_limit:
             raise ValueError("SOUNDSCAPE_STAGE_HARD_TIME_LIMIT must exceed the soft limit")
+        if not 0.0 <= self.region_off_threshold <= self.region_on_threshold <= 1.0:
+            raise ValueError(
+                "SOUNDSCAPE_REGION_OFF_THRESHOLD must lie in [0, SOUNDSCAPE_REGION_ON_THRESHOLD]"
+                " and the on threshold in [0, 1]"
+            )
 
     @property
     def embedded(self) -> bool:

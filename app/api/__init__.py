@@ -20,8 +20,9 @@ def problem_response(problem: dict[str, object]) -> Response:
 
 
 def register_api(app: Flask) -> None:
-    from app.api import batches, health, jobs, openapi
+    from app.api import batches, console, health, jobs, openapi
 
+    app.register_blueprint(console.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(batches.bp)

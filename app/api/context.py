@@ -33,11 +33,19 @@ def storage() -> Storage:
     return make_storage(settings())
 
 
-def api_key() -> ApiKey:
-    """The request's `Authorization: Bearer <key>`, looked up on every request (a revoked
-    key is refused at once); 401 without a valid key."""
+# The web console's cookie: the API key, HttpOnly and SameSite=Strict, honoured only by the
+# pages a browser opens itself (a job's report and its artifacts), never by a change of state.
+CONSOLE_COOKIE = "soundscape_key"
+
+
+def api_key(allow_cookie: bool = False) -> ApiKey:
+    """The request's `Authorization: Bearer <key>` (or, with ``allow_cookie`` and no such
+    header, the console's cookie), looked up on every request (a revoked key is refused at
+    once); 401 without a valid key."""
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
+    if not header and allow_cookie and request.method in ("GET", "HEAD"):
+        scheme, key = "bearer", request.cookies.get(CONSOLE_COOKIE, "")
     if scheme.lower() != "bearer" or not key.strip():
         raise UnauthorizedError("send an API key as 'Authorization: Bearer <key>'")
     row = db().scalar(
@@ -48,9 +56,9 @@ def api_key() -> ApiKey:
     return row
 
 
-def tenant_id() -> uuid.UUID:
-    """The tenant of the request's API key; 401 without a valid key."""
-    return api_key().tenant_id
+def tenant_id(allow_cookie: bool = False) -> uuid.UUID:
+    """The tenant of the request's API key (see ``api_key``); 401 without a valid key."""
+    return api_key(allow_cookie).tenant_id
 
 
 def submitting_tenant_id() -> uuid.UUID:

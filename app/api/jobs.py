@@ -15,6 +15,7 @@ from app.jobsource import JobSource
 from app.links import artifact_links
 from app.models import Artifact, Job
 from app.outbound import check_url_source
+from app.reportpage import render_report_page
 from app.serializers import job_to_dict
 from app.services import jobs as service
 
@@ -60,8 +61,8 @@ def cancel(job_id: str) -> dict[str, Any]:
 
 @bp.get("/<job_id>/artifacts/<name>")
 def artifact(job_id: str, name: str) -> WerkzeugResponse:
-    job = service.get_job(ctx.db(), ctx.tenant_id(), job_id)
-    row = ctx.db().scalar(select(Artifact).where(Artifact.job_id == job.id, Artifact.name == name))
+    job = service.get_job(ctx.db(), ctx.tenant_id(allow_cookie=True), job_id)
+    row = _find_artifact(job, name)
     if row is None:
         raise NotFoundError(f"job {job_id} has no artifact {name}")
     url = ctx.storage().url_for(row.key, ctx.settings().presign_expiry_seconds)
@@ -72,6 +73,24 @@ def artifact(job_id: str, name: str) -> WerkzeugResponse:
         mimetype=row.content_type,
         download_name=row.key.rsplit("/", 1)[-1],
     )
+
+
+@bp.get("/<job_id>/report")
+def report(job_id: str) -> tuple[str, int, dict[str, str]]:
+    """The job as a self-contained HTML page: progress, the problem, or the whole report."""
+    job = service.get_job(ctx.db(), ctx.tenant_id(allow_cookie=True), job_id)
+    picture, row = None, _find_artifact(job, "timeline") if job.status == "succeeded" else None
+    if row is not None:
+        with ctx.storage().open(row.key) as fh:
+            picture = fh.read()
+    body = _render(job)
+    links = (body.get("result") or {}).get("artifacts") or {}
+    page = render_report_page(body, picture, audio_links=links, json_url=f"/v1/jobs/{job.id}")
+    return page, 200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+
+
+def _find_artifact(job: Job, name: str) -> Artifact | None:
+    return ctx.db().scalar(select(Artifact).where(Artifact.job_id == job.id, Artifact.name == name))
 
 
 def _render(job: Job) -> dict[str, Any]:

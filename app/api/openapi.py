@@ -148,9 +148,42 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/v1/jobs/{job_id}/report": {
+        "get": {
+            "summary": "The job as a self-contained HTML page: progress, problem or report",
+            "description": "Also authorised by the web console's cookie (set by /console/session).",
+            "parameters": [_JOB_ID],
+            "responses": {
+                "200": {"description": "HTML", "content": {"text/html": {}}},
+                **_errors(401, 404),
+            },
+        }
+    },
+    "/": {
+        "get": {
+            "summary": "The web console (HTML): paste a key, upload tracks, open reports",
+            "security": [],
+            "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
+        }
+    },
+    "/console/session": {
+        "post": {
+            "summary": "Check the Bearer key and set the console cookie (HttpOnly, SameSite=Strict)"
+            " that report pages and artifact downloads accept",
+            "responses": {"204": {"description": "cookie set"}, **_errors(401)},
+        }
+    },
+    "/console/logout": {
+        "post": {
+            "summary": "Clear the console cookie",
+            "security": [],
+            "responses": {"204": {"description": "cookie cleared"}},
+        }
+    },
     "/v1/jobs/{job_id}/artifacts/{name}": {
         "get": {
-            "summary": "Download an artifact (a redirect to a presigned URL on S3)",
+            "summary": "Download an artifact (a redirect to a presigned URL on S3); "
+            "also authorised by the console's cookie",
             "parameters": [
                 _JOB_ID,
                 {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},

@@ -24,6 +24,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("app.cli.evaluate", "score a labelled data set and print EER/AUC"),
     "data": ("app.cli.data", "build the real-music corpus and evaluation sets of fakes"),
     "train": ("app.cli.train", "train the full-mix synthetic-music detector on a corpus"),
+    "make-partial": ("app.cli.make_partial", "write partially synthetic tracks and their regions"),
+    "evaluate-localization": (
+        "app.cli.evaluate_localization",
+        "segment and event F1 of the synthetic regions found in partial fakes",
+    ),
 }
 
 

@@ -9,7 +9,7 @@ the CPU worker loads this registry too.
 from __future__ import annotations
 
 from app.queue import CPU_QUEUE, GPU_QUEUE
-from workers.stages import detect, finalize, ingest, separate
+from workers.stages import detect, finalize, ingest, localize, separate
 from workers.stages.base import Stage, StageOutput
 
 __all__ = ["STAGES", "Stage", "StageOutput"]
@@ -18,5 +18,6 @@ STAGES: tuple[Stage, ...] = (
     Stage("ingest", CPU_QUEUE, ingest.IngestInput, ingest.run, ingest.IngestOutput),
     Stage("separate", GPU_QUEUE, separate.SeparateInput, separate.run, separate.SeparateOutput),
     Stage("detect", GPU_QUEUE, detect.DetectInput, detect.run, detect.DetectOutput),
+    Stage("localize", CPU_QUEUE, localize.LocalizeInput, localize.run, localize.LocalizeOutput),
     Stage("finalize", CPU_QUEUE, finalize.FinalizeInput, finalize.run, finalize.FinalizeOutput),
 )

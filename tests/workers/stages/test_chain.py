@@ -9,6 +9,7 @@ from typing import Any
 from app.db import session_scope
 from app.jobsource import JobSource
 from app.models import Job, Tenant
+from workers.compute.localization import Region
 from workers.compute.vocal_activity import VocalActivity
 from workers.models.roles import ModelInfo
 from workers.runner import check_chain, execute_stage
@@ -17,6 +18,7 @@ from workers.stages import STAGES
 from workers.stages.detect import DetectOutput
 from workers.stages.finalize import FinalizeOutput
 from workers.stages.ingest import IngestOutput
+from workers.stages.localize import LocalizeOutput
 from workers.stages.separate import SeparateOutput
 
 SAMPLES: dict[str, Any] = {
@@ -38,6 +40,11 @@ SAMPLES: dict[str, Any] = {
         {"vocal_detector": ModelInfo("aasist", "cd" * 32)},
         (),
     ),
+    "localize": LocalizeOutput(
+        (Region(0.0, 2.0, 0.97, "mixture"),),
+        {"thresholds": {"mixture": {"on": 0.9, "off": 0.5}}, "min_duration_seconds": 3.0},
+        "k/timeline.png",
+    ),
     "finalize": FinalizeOutput(),
 }
 
@@ -47,6 +54,7 @@ def test_the_registry_lists_the_stages_in_order_with_their_queues():
         ("ingest", "cpu"),
         ("separate", "gpu"),
         ("detect", "gpu"),
+        ("localize", "cpu"),
         ("finalize", "cpu"),
     ]
 
@@ -80,8 +88,14 @@ def test_each_stage_receives_its_predecessors_typed_outputs(migrated_settings):
     assert received["ingest"] == STAGES[0].input()
     assert _typed(received["separate"].ingest, "ingest")
     assert _typed(received["detect"].separate, "separate")
+    assert _typed(received["localize"].detect, "detect")
     earlier = received["finalize"].earlier
-    assert [type(o) for o in earlier] == [IngestOutput, SeparateOutput, DetectOutput]
+    assert [type(o) for o in earlier] == [
+        IngestOutput,
+        SeparateOutput,
+        DetectOutput,
+        LocalizeOutput,
+    ]
     assert all(_typed(o, name) for o, name in zip(earlier, SAMPLES, strict=False))
 
 

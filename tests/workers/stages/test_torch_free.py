@@ -1,4 +1,4 @@
-"""The CPU worker (ingest, finalize, webhook delivery) never imports torch: its image and
+"""The CPU worker (ingest, localize, finalize, webhook delivery) never imports torch: its image and
 memory stay small, and only the GPU stages load models."""
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ assert execute_stage(runtime, stages["ingest"], str(job_id))
 with runtime.session() as session:
     for name in ("separate", "detect"):
         jobstate.save_stage_output(session, job_id, name, SAMPLES[name].to_json())
+assert execute_stage(runtime, stages["localize"], str(job_id))
 assert execute_stage(runtime, stages["finalize"], str(job_id))
 with runtime.session() as session:
     status = session.get(Job, job_id).status
@@ -57,7 +58,7 @@ print(json.dumps({"status": status, "retry": delay is not None,
 """
 
 
-def test_ingest_finalize_and_webhooks_run_without_importing_torch(tmp_path):
+def test_ingest_localize_finalize_and_webhooks_run_without_importing_torch(tmp_path):
     tone = make_tone_file(tmp_path / "tone.wav")
     env = {
         **os.environ,
