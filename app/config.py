@@ -50,6 +50,9 @@ class Settings:
     requeue_after_seconds: int = 300
     # A running job waiting this long between two stages has lost its message: fail it.
     max_queue_wait_seconds: int = 86400
+    # Objects under a job's keys with no job row, older than the age, are deleted hourly.
+    orphan_sweep_interval_seconds: int = 3600
+    orphan_min_age_seconds: int = 3600
     allow_private_urls: bool = False
     url_fetch_timeout: float = 300.0
     webhook_max_attempts: int = 8

@@ -102,3 +102,11 @@ class WorkerLostError(Problem):
 
 class QueueUnavailableError(Problem):
     code, title, status = "queue_unavailable", "Queue unavailable", 503
+
+
+class DatabaseUnavailableError(Problem):
+    code, title, status = "database_unavailable", "Database unavailable", 503
+
+
+class StorageUnavailableError(Problem):
+    code, title, status = "storage_unavailable", "Storage unavailable", 503

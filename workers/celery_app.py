@@ -16,6 +16,7 @@ from celery.exceptions import Ignore
 
 from app import jobstate
 from app.config import Settings, load_settings
+from app.orphans import sweep_orphans
 from app.queue import CPU_QUEUE, START_TASK, WEBHOOK_TASK, celery_config, enqueue_job
 from workers import webhooks
 from workers.runner import TRANSIENT_ERRORS, check_chain, execute_stage, fail_stage
@@ -23,6 +24,7 @@ from workers.runtime import sweep_workdirs, worker_runtime
 from workers.stages import STAGES, Stage
 
 REAPER_TASK = "soundscape.reaper"
+ORPHAN_SWEEP_TASK = "soundscape.orphans.sweep"
 MAX_TRANSIENT_RETRIES = 3
 # A transient error is retried after 5, 15, 45 s: a database or storage blip, not an outage.
 RETRY_BASE_SECONDS = 5
@@ -35,13 +37,18 @@ def create_celery(settings: Settings) -> Celery:
     app.conf.update(celery_config(settings))
     app.conf.task_routes = {stage.task_name: {"queue": stage.queue} for stage in STAGES}
     app.conf.task_routes |= {
-        name: {"queue": CPU_QUEUE} for name in (START_TASK, REAPER_TASK, WEBHOOK_TASK)
+        name: {"queue": CPU_QUEUE}
+        for name in (START_TASK, REAPER_TASK, WEBHOOK_TASK, ORPHAN_SWEEP_TASK)
     }
     app.conf.beat_schedule = {
         "reap-stale-jobs": {
             "task": REAPER_TASK,
             "schedule": float(settings.reaper_interval_seconds),
-        }
+        },
+        "sweep-orphaned-objects": {
+            "task": ORPHAN_SWEEP_TASK,
+            "schedule": float(settings.orphan_sweep_interval_seconds),
+        },
     }
     app.conf.beat_schedule_filename = str(settings.data_dir / "celerybeat-schedule")
     for stage in STAGES:
@@ -50,6 +57,7 @@ def create_celery(settings: Settings) -> Celery:
         )
     app.task(name=START_TASK)(start_job)
     app.task(name=REAPER_TASK)(reap)
+    app.task(name=ORPHAN_SWEEP_TASK)(sweep_orphaned_objects)
     app.task(name=WEBHOOK_TASK, bind=True, max_retries=None)(deliver_webhook)
     return app
 
@@ -107,6 +115,13 @@ def reap() -> int:
     for job_id in waiting:
         enqueue_job(settings, str(job_id))
     return len(failed)
+
+
+def sweep_orphaned_objects() -> int:
+    """Delete stored objects whose job row does not exist (see app.orphans)."""
+    runtime = worker_runtime()
+    age = runtime.settings.orphan_min_age_seconds
+    return len(sweep_orphans(runtime.session, runtime.storage, age))
 
 
 def deliver_webhook(self: Any, job_id: str) -> None:
