@@ -46,6 +46,17 @@ class Settings:
     stage_hard_time_limit: int = 1800
     visibility_timeout: int = 3600
     reaper_interval_seconds: int = 60
+    # The stage hand-off (workers/dispatch.py): every worker checks this often for stages
+    # due but not published (the broker was down) and for stages gone silent.
+    dispatch_interval_seconds: float = 10.0
+    # A stage running writes a heartbeat this often; silent this long, it is run again.
+    heartbeat_interval_seconds: float = 15.0
+    heartbeat_timeout_seconds: int = 120
+    # A stage published but not started this long is published again (a broker that lost
+    # its messages on restart); a duplicate is dropped when it arrives.
+    redispatch_after_seconds: int = 900
+    # A database or storage outage is retried for this long before the stage fails.
+    transient_retry_seconds: int = 300
     # A job queued this long without starting has its start message sent again.
     requeue_after_seconds: int = 300
     # A running job waiting this long between two stages has lost its message: fail it.
@@ -78,6 +89,10 @@ class Settings:
             object.__setattr__(self, "storage_url", (data / "artifacts").as_uri())
         if self.stage_hard_time_limit <= self.stage_soft_time_limit:
             raise ValueError("SOUNDSCAPE_STAGE_HARD_TIME_LIMIT must exceed the soft limit")
+        if self.heartbeat_timeout_seconds < 3 * self.heartbeat_interval_seconds:
+            raise ValueError(
+                "SOUNDSCAPE_HEARTBEAT_TIMEOUT_SECONDS must be at least three heartbeat intervals"
+            )
 
     @property
     def embedded(self) -> bool:
@@ -87,6 +102,11 @@ class Settings:
     @property
     def broker_folder(self) -> Path:
         return self.data_dir / "broker"
+
+    @property
+    def worker_alive_file(self) -> Path:
+        """Touched by a live worker on the embedded default; stale: the worker died."""
+        return self.data_dir / "worker.alive"
 
     @property
     def stale_job_seconds(self) -> int:

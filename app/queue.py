@@ -13,12 +13,29 @@ START_TASK = "soundscape.pipeline.start"
 WEBHOOK_TASK = "soundscape.webhook.deliver"
 CPU_QUEUE = "cpu"
 GPU_QUEUE = "gpu"
+# Message priorities on Redis, where 0 is served first and kombu keeps one list per step
+# (0, 3, 6, 9). A job's later stages go before earlier ones, and before new jobs' first
+# stage: a worker finishes the jobs it has started before it starts new ones, so a job's
+# latency grows with its place in the queue, not with the queue's length.
+HIGHEST_PRIORITY, LOWEST_PRIORITY = 0, 9
+PRIORITY_STEPS = [0, 3, 6, 9]
+
+
+def stage_priority(position: int, count: int) -> int:
+    """The priority of the stage at ``position`` of ``count``: the last gets 0, the first 9."""
+    if count <= 1:
+        return LOWEST_PRIORITY
+    remaining = (count - 1 - position) / (count - 1)
+    return round(HIGHEST_PRIORITY + remaining * (LOWEST_PRIORITY - HIGHEST_PRIORITY))
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Reliability settings: a task is acknowledged only after it finishes, and a task whose
     worker died is redelivered (after the visibility timeout on Redis)."""
-    transport: dict[str, Any] = {"visibility_timeout": settings.visibility_timeout}
+    transport: dict[str, Any] = {
+        "visibility_timeout": settings.visibility_timeout,
+        "priority_steps": PRIORITY_STEPS,
+    }
     if settings.embedded:
         folder = settings.broker_folder
         for sub in ("queue", "processed", "control"):
@@ -57,12 +74,16 @@ def _client(settings: Settings) -> Celery:
 
 def enqueue_job(settings: Settings, job_id: str) -> None:
     """Hand a job to the workers by task name; the worker builds the stage chain itself."""
-    _client(settings).send_task(START_TASK, args=[job_id], queue=CPU_QUEUE)
+    _client(settings).send_task(
+        START_TASK, args=[job_id], queue=CPU_QUEUE, priority=LOWEST_PRIORITY
+    )
 
 
 def enqueue_webhook(settings: Settings, job_id: str) -> None:
     """Queue the delivery of a finished job's webhook."""
-    _client(settings).send_task(WEBHOOK_TASK, args=[job_id], queue=CPU_QUEUE)
+    _client(settings).send_task(
+        WEBHOOK_TASK, args=[job_id], queue=CPU_QUEUE, priority=HIGHEST_PRIORITY
+    )
 
 
 def check_broker(settings: Settings) -> None:
