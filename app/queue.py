@@ -13,20 +13,22 @@ START_TASK = "soundscape.pipeline.start"
 WEBHOOK_TASK = "soundscape.webhook.deliver"
 CPU_QUEUE = "cpu"
 GPU_QUEUE = "gpu"
-# Message priorities on Redis, where 0 is served first and kombu keeps one list per step
-# (0, 3, 6, 9). A job's later stages go before earlier ones, and before new jobs' first
-# stage: a worker finishes the jobs it has started before it starts new ones, so a job's
-# latency grows with its place in the queue, not with the queue's length.
-HIGHEST_PRIORITY, LOWEST_PRIORITY = 0, 9
-PRIORITY_STEPS = [0, 3, 6, 9]
+# Message priorities on Redis, where 0 is served first (kombu keeps one list per step). A
+# job's later stages go before its earlier ones, and any stage before a new job's start:
+# a worker finishes the jobs it has started before it starts new ones, so a job's latency
+# grows with its place in the queue, not with the queue's length.
+HIGHEST_PRIORITY = 0
+FIRST_STAGE_PRIORITY = 8
+START_PRIORITY = 9
+PRIORITY_STEPS = list(range(START_PRIORITY + 1))
 
 
 def stage_priority(position: int, count: int) -> int:
-    """The priority of the stage at ``position`` of ``count``: the last gets 0, the first 9."""
+    """The priority of the stage at ``position`` of ``count``: the last 0, the first 8."""
     if count <= 1:
-        return LOWEST_PRIORITY
+        return FIRST_STAGE_PRIORITY
     remaining = (count - 1 - position) / (count - 1)
-    return round(HIGHEST_PRIORITY + remaining * (LOWEST_PRIORITY - HIGHEST_PRIORITY))
+    return round(HIGHEST_PRIORITY + remaining * (FIRST_STAGE_PRIORITY - HIGHEST_PRIORITY))
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -74,9 +76,7 @@ def _client(settings: Settings) -> Celery:
 
 def enqueue_job(settings: Settings, job_id: str) -> None:
     """Hand a job to the workers by task name; the worker builds the stage chain itself."""
-    _client(settings).send_task(
-        START_TASK, args=[job_id], queue=CPU_QUEUE, priority=LOWEST_PRIORITY
-    )
+    _client(settings).send_task(START_TASK, args=[job_id], queue=CPU_QUEUE, priority=START_PRIORITY)
 
 
 def enqueue_webhook(settings: Settings, job_id: str) -> None:
