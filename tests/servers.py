@@ -5,6 +5,7 @@ scripts/test.sh starts a pair when none answers on the configured addresses:
 
     python -m tests.servers start FOLDER   # prints SOUNDSCAPE_TEST_PG=... and _REDIS=...
     python -m tests.servers stop FOLDER
+    python -m tests.servers answers URL    # exit 0 when something listens there
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 # PostgreSQL refuses to run as root: as root, its folder and process belong to this user.
 PG_USER = "postgres"
@@ -164,9 +166,19 @@ def stop_pair(folder: Path) -> None:
             os.kill(int(pid_file.read_text()), signal.SIGTERM)
 
 
+def answers(url: str) -> bool:
+    """Something listens at the host and port of ``url``."""
+    parsed = urlparse(url)
+    with socket.socket() as sock:
+        sock.settimeout(2)
+        return sock.connect_ex((parsed.hostname or "127.0.0.1", parsed.port or 0)) == 0
+
+
 def main(argv: list[str]) -> int:
+    if len(argv) == 2 and argv[0] == "answers":
+        return 0 if answers(argv[1]) else 1
     if len(argv) != 2 or argv[0] not in ("start", "stop"):
-        print("usage: python -m tests.servers start|stop FOLDER", file=sys.stderr)
+        print("usage: python -m tests.servers start|stop FOLDER | answers URL", file=sys.stderr)
         return 2
     folder = Path(argv[1])
     if argv[0] == "start":

@@ -52,7 +52,8 @@ def postgres_url() -> Iterator[str]:
             conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError as exc:
         pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc}); start it first")
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    server = PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0]
+    yield f"{server}/{name}"
     from app.db import get_engine
 
     get_engine.cache_clear()
