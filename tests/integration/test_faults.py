@@ -4,6 +4,7 @@ S3 down at submit. Each job finishes exactly once; each recovery time is printed
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -82,6 +83,7 @@ def servers() -> Iterator[Servers]:
     running = Servers(folder)
     yield running
     running.stop()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
