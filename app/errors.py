@@ -124,3 +124,11 @@ class RateLimitedError(Problem):
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+
+class DatabaseUnavailableError(Problem):
+    code, title, status = "database_unavailable", "Database unavailable", 503
+
+
+class StorageUnavailableError(Problem):
+    code, title, status = "storage_unavailable", "Storage unavailable", 503

@@ -110,6 +110,10 @@ class Job(Base):
     batch_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("batches.id", ondelete="SET NULL")
     )
+    # The stage hand-off: the stage whose message is due (written with the previous stage's
+    # output) and when it was last published; cleared when that stage's message arrives.
+    next_stage: Mapped[str | None] = mapped_column(String(32))
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Track(Base):

@@ -39,10 +39,31 @@ def worker_queues(queues: list[str]) -> list[str]:
     return list(dict.fromkeys(named + extra))
 
 
+# Message priorities on Redis, where 0 is served first (kombu keeps one list per step). A
+# job's later stages go before its earlier ones, and any stage before a new job's start:
+# a worker finishes the jobs it has started before it starts new ones, so a job's latency
+# grows with its place in the queue, not with the queue's length.
+HIGHEST_PRIORITY = 0
+FIRST_STAGE_PRIORITY = 8
+START_PRIORITY = 9
+PRIORITY_STEPS = list(range(START_PRIORITY + 1))
+
+
+def stage_priority(position: int, count: int) -> int:
+    """The priority of the stage at ``position`` of ``count``: the last 0, the first 8."""
+    if count <= 1:
+        return FIRST_STAGE_PRIORITY
+    remaining = (count - 1 - position) / (count - 1)
+    return round(HIGHEST_PRIORITY + remaining * (FIRST_STAGE_PRIORITY - HIGHEST_PRIORITY))
+
+
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Reliability settings: a task is acknowledged only after it finishes, and a task whose
     worker died is redelivered (after the visibility timeout on Redis)."""
-    transport: dict[str, Any] = {"visibility_timeout": settings.visibility_timeout}
+    transport: dict[str, Any] = {
+        "visibility_timeout": settings.visibility_timeout,
+        "priority_steps": PRIORITY_STEPS,
+    }
     if settings.embedded:
         folder = settings.broker_folder
         for sub in ("queue", "processed", "control"):
@@ -81,7 +102,7 @@ def _client(settings: Settings) -> Celery:
 
 def enqueue_job(settings: Settings, job_id: str) -> None:
     """Hand a job to the workers by task name; the worker builds the stage chain itself."""
-    _client(settings).send_task(START_TASK, args=[job_id], queue=CPU_QUEUE)
+    _client(settings).send_task(START_TASK, args=[job_id], queue=CPU_QUEUE, priority=START_PRIORITY)
 
 
 def enqueue_batch_job(settings: Settings, job_id: str) -> None:
@@ -91,7 +112,9 @@ def enqueue_batch_job(settings: Settings, job_id: str) -> None:
 
 def enqueue_webhook(settings: Settings, job_id: str) -> None:
     """Queue the delivery of a finished job's webhook."""
-    _client(settings).send_task(WEBHOOK_TASK, args=[job_id], queue=CPU_QUEUE)
+    _client(settings).send_task(
+        WEBHOOK_TASK, args=[job_id], queue=CPU_QUEUE, priority=HIGHEST_PRIORITY
+    )
 
 
 def enqueue_batch_advance(settings: Settings, tenant_id: str, batch_id: str) -> None:

@@ -10,6 +10,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import IO, Protocol
@@ -39,6 +40,7 @@ class Storage(Protocol):
     def delete(self, key: str) -> None: ...
     def check(self) -> None: ...
     def list_keys(self, prefix: str) -> Iterator[str]: ...
+    def list_objects(self, prefix: str) -> Iterator[tuple[str, datetime]]: ...
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,15 @@ class LocalStorage:
         yield from sorted(
             k for p in files if (k := p.relative_to(root).as_posix()).startswith(prefix)
         )
+
+    def list_objects(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        """Every object (and unfinished ``.part`` write) under ``prefix``, with its mtime."""
+        base = self._path(prefix) if prefix else self.root.resolve()
+        root = self.root.resolve()
+        for path in base.rglob("*") if base.is_dir() else ():
+            if path.is_file():
+                modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                yield path.relative_to(root).as_posix(), modified
 
 
 class S3Storage:
@@ -216,6 +227,16 @@ class S3Storage:
         for page in pages:
             for obj in page.get("Contents", []):
                 yield str(obj["Key"])[strip:]
+
+    def list_objects(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        """Every object under ``prefix``, page by page, with its last-modified time."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._key(prefix)
+        )
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        for page in pages:
+            for obj in page.get("Contents", []):
+                yield obj["Key"][strip:], obj["LastModified"]
 
 
 def make_storage(settings: Settings) -> Storage:

@@ -49,6 +49,7 @@ def analyze_file(path: Path, settings: Settings, out_dir: Path | None = None) ->
                 progress=0.0,
                 source=JobSource.upload(path.name, key).to_json(),
                 attempts=0,
+                next_stage=STAGES[0].name,
             )
         )
     for stage in STAGES:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from flask import Flask, Response, g, jsonify
+from flask import Flask, Request, Response, g, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
 
+from app.dependencies import unavailable
 from app.errors import InternalError, Problem, RateLimitedError, TooLargeError
 
 log = logging.getLogger(__name__)
@@ -19,8 +22,22 @@ def problem_response(problem: dict[str, object]) -> Response:
     return response
 
 
+class StrictFormDataParser(FormDataParser):
+    """Werkzeug drops a form it cannot parse (a part header that is not UTF-8, a missing
+    boundary) without a word; raising instead lets the handler say what is wrong."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{**kwargs, "silent": False})
+
+
+class ApiRequest(Request):
+    form_data_parser_class = StrictFormDataParser
+
+
 def register_api(app: Flask) -> None:
     from app.api import batches, console, health, jobs, openapi
+
+    app.request_class = ApiRequest
 
     app.register_blueprint(console.bp)
     app.register_blueprint(health.bp)
@@ -64,6 +81,10 @@ def _http_error(exc: HTTPException) -> Response:
 
 
 def _unexpected(exc: Exception) -> Response:
+    outage = unavailable(exc)
+    if outage is not None:
+        log.warning("%s: %s: %s", outage.code, type(exc).__name__, exc)
+        return problem_response(outage.problem())
     log.exception("unhandled error")
     return problem_response(InternalError("an unexpected error occurred; it is logged").problem())
 

@@ -127,7 +127,7 @@ PATHS: dict[str, Any] = {
                         }
                     },
                 },
-                **_errors(400, 401),
+                **_errors(400, 401, 503),
             },
         },
     },
@@ -135,7 +135,10 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "Poll a job",
             "parameters": [_JOB_ID],
-            "responses": {"200": {"description": "The job", "content": _JOB}, **_errors(401, 404)},
+            "responses": {
+                "200": {"description": "The job", "content": _JOB},
+                **_errors(401, 404, 503),
+            },
         }
     },
     "/v1/jobs/{job_id}/cancel": {
@@ -144,7 +147,7 @@ PATHS: dict[str, Any] = {
             "parameters": [_JOB_ID],
             "responses": {
                 "200": {"description": "The canceled job", "content": _JOB},
-                **_errors(401, 404, 409),
+                **_errors(401, 404, 409, 503),
             },
         }
     },
@@ -191,7 +194,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": {"description": "The file"},
                 "302": {"description": "Presigned URL"},
-                **_errors(401, 404),
+                **_errors(401, 404, 503),
             },
         }
     },

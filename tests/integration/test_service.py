@@ -374,3 +374,18 @@ def test_readiness_sees_postgres_redis_and_s3(stack):
         "status": "ready",
         "checks": {"database": "ok", "broker": "ok", "storage": "ok"},
     }
+
+
+def test_a_started_job_finishes_before_the_next_job_starts(stack, key, audio_dir, tmp_path):
+    # One worker: later stages outrank earlier ones and every stage outranks a job's start,
+    # so a burst runs job after job instead of interleaving every chain.
+    clip = excerpt(audio_dir, tmp_path, SPEECH[2], 0, 2)
+    ids = [submit_file(stack, key, clip)["id"] for _ in range(3)]
+    for job_id in ids:
+        assert poll(stack, key, job_id, {"succeeded", "failed"})["status"] == "succeeded"
+    with session_scope(stack.settings.database_url) as session:
+        jobs = [session.get(Job, uuid.UUID(job_id)) for job_id in ids]
+    spans = sorted((job.started_at, job.finished_at) for job in jobs if job is not None)
+    assert len(spans) == 3
+    for (_, finished), (started, _) in zip(spans, spans[1:], strict=False):
+        assert started >= finished

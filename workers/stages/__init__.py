@@ -1,7 +1,7 @@
 """The stages of the pipeline, one module each, in the order a job runs them.
 
 Adding a stage means one module here (an input and an output dataclass and
-``run(runtime, job, inputs) -> output``) and one line in STAGES; the Celery chain, the
+``run(runtime, job, inputs) -> output``) and one line in STAGES; the stage hand-off, the
 inline runner and the report pick it up. Stage modules import no torch at import time:
 the CPU worker loads this registry too.
 """

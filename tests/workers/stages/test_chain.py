@@ -119,6 +119,7 @@ def _new_job(database_url: str) -> uuid.UUID:
                 progress=0.0,
                 source=JobSource.upload("a.wav", "k").to_json(),
                 attempts=0,
+                next_stage=STAGES[0].name,
             )
         )
     return job_id

@@ -42,12 +42,13 @@ with session_scope(settings.database_url) as session:
                     source=JobSource.upload("tone.wav", key).to_json(), attempts=0,
                     webhook_url=sys.argv[2]))
 with runtime.session() as session:
-    assert jobstate.start_job(session, job_id)
+    assert jobstate.start_job(session, job_id, "ingest")
 stages = {stage.name: stage for stage in STAGES}
 assert execute_stage(runtime, stages["ingest"], str(job_id))
 with runtime.session() as session:
-    for name in ("separate", "detect"):
-        jobstate.save_stage_output(session, job_id, name, SAMPLES[name].to_json())
+    for name, following in (("separate", "detect"), ("detect", "localize")):
+        jobstate.begin_stage(session, job_id, name, 0.5)
+        jobstate.save_stage_output(session, job_id, name, SAMPLES[name].to_json(), following)
 assert execute_stage(runtime, stages["localize"], str(job_id))
 assert execute_stage(runtime, stages["finalize"], str(job_id))
 with runtime.session() as session:
