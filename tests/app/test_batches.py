@@ -104,7 +104,7 @@ def test_an_item_ending_starts_the_next_and_the_last_completes_the_batch(
                 select(Job).where(Job.batch_id == batch_id, Job.status == "queued")
             ).first()
             assert job is not None
-            jobstate.start_job(session, job.id)
+            jobstate.start_job(session, job.id, "ingest")
             jobstate.succeed_job(session, job.id, {"verdict": "likely_authentic"})
             service.advance(session, settings, job.tenant_id, batch_id)
     done = client.get(f"/v1/batches/{batch_id}", headers=auth(api_key)).get_json()
@@ -218,7 +218,7 @@ def test_results_stream_every_item_in_submission_order(migrated_settings, api_ke
     }
     with session_scope(settings.database_url) as session:
         job = session.scalars(select(Job).where(Job.batch_id == uuid.UUID(batch["id"]))).one()
-        jobstate.start_job(session, job.id)
+        jobstate.start_job(session, job.id, "ingest")
         jobstate.succeed_job(session, job.id, report)
     rows = results(client, api_key, batch["id"])
     assert [r["custom_id"] for r in rows] == ["track-0", "track-1", "bad"]

@@ -89,7 +89,7 @@ def test_a_running_job_shows_its_stage_and_progress_and_reloads(
 ):  # type: ignore[no-untyped-def]
     job_id = submit(client, api_key, wav_bytes)
     with session_scope(migrated_settings.database_url) as session:
-        assert jobstate.start_job(session, job_id)
+        assert jobstate.start_job(session, job_id, "ingest")
         jobstate.begin_stage(session, job_id, "detect", 0.5)
     response, html = page(client, job_id, api_key)
     assert response.status_code == 200 and response.mimetype == "text/html"
@@ -126,7 +126,7 @@ def succeed(settings, job_id: uuid.UUID, png: bytes) -> None:  # type: ignore[no
         from app.models import Job
 
         tenant = session.get(Job, job_id).tenant_id
-        assert jobstate.start_job(session, job_id)
+        assert jobstate.start_job(session, job_id, "ingest")
     key = job_key(tenant, job_id, "timeline.png")
     make_storage(settings).put_stream(key, io.BytesIO(png), "image/png")
     with session_scope(settings.database_url) as session:
@@ -175,7 +175,7 @@ def test_an_authentic_report_says_why_it_has_no_regions(
 ):  # type: ignore[no-untyped-def]
     job_id = submit(client, api_key, wav_bytes)
     with session_scope(migrated_settings.database_url) as session:
-        assert jobstate.start_job(session, job_id)
+        assert jobstate.start_job(session, job_id, "ingest")
         report = {**REPORT, "verdict": "likely_authentic", "regions": [], "artist_matches": []}
         assert jobstate.succeed_job(session, job_id, report)
     _, html = page(client, job_id, api_key)
