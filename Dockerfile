@@ -25,7 +25,8 @@ RUN pip install --no-cache-dir --index-url "$TORCH_INDEX" "$TORCH_SPEC" \
 
 USER soundscape
 # Scratch space, the beat schedule and (without a database URL) the embedded default.
-ENV SOUNDSCAPE_DATA_DIR=/var/lib/soundscape SOUNDSCAPE_WEIGHTS_DIR=/weights PYTHONUNBUFFERED=1
+ENV SOUNDSCAPE_DATA_DIR=/var/lib/soundscape SOUNDSCAPE_WEIGHTS_DIR=/weights PYTHONUNBUFFERED=1 \
+    MPLCONFIGDIR=/var/lib/soundscape/matplotlib
 EXPOSE 8000
 ENTRYPOINT ["soundscape-entrypoint"]
 CMD ["api"]

@@ -46,10 +46,24 @@ class Settings:
     stage_hard_time_limit: int = 1800
     visibility_timeout: int = 3600
     reaper_interval_seconds: int = 60
+    # The stage hand-off (workers/dispatch.py): every worker checks this often for stages
+    # due but not published (the broker was down) and for stages gone silent.
+    dispatch_interval_seconds: float = 10.0
+    # A stage running writes a heartbeat this often; silent this long, it is run again.
+    heartbeat_interval_seconds: float = 15.0
+    heartbeat_timeout_seconds: int = 120
+    # A stage published but not started this long is published again (a broker that lost
+    # its messages on restart); a duplicate is dropped when it arrives.
+    redispatch_after_seconds: int = 900
+    # A database or storage outage is retried for this long before the stage fails.
+    transient_retry_seconds: int = 300
     # A job queued this long without starting has its start message sent again.
     requeue_after_seconds: int = 300
     # A running job waiting this long between two stages has lost its message: fail it.
     max_queue_wait_seconds: int = 86400
+    # Objects under a job's keys with no job row, older than the age, are deleted hourly.
+    orphan_sweep_interval_seconds: int = 3600
+    orphan_min_age_seconds: int = 3600
     allow_private_urls: bool = False
     url_fetch_timeout: float = 300.0
     webhook_max_attempts: int = 8
@@ -65,6 +79,22 @@ class Settings:
     # Empty: the manifest's default speaker encoder (artist identification).
     speaker_encoder: str = ""
     log_level: str = "INFO"
+    # Catalogue scans (app/batchstate.py): items per batch, and how many of one tenant's
+    # batch items may be queued or running at once; the rest wait in the database.
+    batch_max_items: int = 100_000
+    batch_max_in_flight: int = 8
+    # How often the beat worker dispatches waiting items and closes finished batches (a
+    # safety net: both also happen as soon as an item ends).
+    batch_sweep_interval_seconds: int = 30
+    # Submissions (jobs, batches, batch uploads) per API key per window; 0 turns it off.
+    rate_limit_submissions: int = 3000
+    rate_limit_window_seconds: int = 60
+    # Localization: hysteresis on the mixture detector's timeline curve, a shortest region
+    # and the longest gap merged; measured on partial fakes (README "Where is it synthetic?").
+    region_on_threshold: float = 0.995
+    region_off_threshold: float = 0.95
+    region_min_seconds: float = 3.0
+    region_merge_gap_seconds: float = 3.0
 
     def __post_init__(self) -> None:
         data = Path(self.data_dir)
@@ -77,6 +107,15 @@ class Settings:
             object.__setattr__(self, "storage_url", (data / "artifacts").as_uri())
         if self.stage_hard_time_limit <= self.stage_soft_time_limit:
             raise ValueError("SOUNDSCAPE_STAGE_HARD_TIME_LIMIT must exceed the soft limit")
+        if not 0.0 <= self.region_off_threshold <= self.region_on_threshold <= 1.0:
+            raise ValueError(
+                "SOUNDSCAPE_REGION_OFF_THRESHOLD must lie in [0, SOUNDSCAPE_REGION_ON_THRESHOLD]"
+                " and the on threshold in [0, 1]"
+            )
+        if self.heartbeat_timeout_seconds < 3 * self.heartbeat_interval_seconds:
+            raise ValueError(
+                "SOUNDSCAPE_HEARTBEAT_TIMEOUT_SECONDS must be at least three heartbeat intervals"
+            )
 
     @property
     def embedded(self) -> bool:
@@ -86,6 +125,11 @@ class Settings:
     @property
     def broker_folder(self) -> Path:
         return self.data_dir / "broker"
+
+    @property
+    def worker_alive_file(self) -> Path:
+        """Touched by a live worker on the embedded default; stale: the worker died."""
+        return self.data_dir / "worker.alive"
 
     @property
     def stale_job_seconds(self) -> int:

@@ -110,3 +110,33 @@ class DuplicateReferenceError(Problem):
 
 class NoVocalsError(Problem):
     code, title = "no_vocals", "No vocals found"
+
+
+class InvalidItemError(Problem):
+    code, title, status = "invalid_item", "Invalid batch item", 400
+
+
+class DuplicateItemError(Problem):
+    code, title, status = "duplicate_custom_id", "custom_id already used in this batch", 409
+
+
+class TooManyItemsError(Problem):
+    code, title, status = "too_many_items", "Too many items", 413
+
+
+class RateLimitedError(Problem):
+    """Too many submissions for one API key; ``retry_after`` seconds until the next window."""
+
+    code, title, status = "rate_limited", "Too many requests", 429
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class DatabaseUnavailableError(Problem):
+    code, title, status = "database_unavailable", "Database unavailable", 503
+
+
+class StorageUnavailableError(Problem):
+    code, title, status = "storage_unavailable", "Storage unavailable", 503

@@ -51,6 +51,29 @@ def sniff_format(head: bytes) -> str:
     )
 
 
+# Sizes a WAV writer puts in the header when it cannot seek back (``ffmpeg -f wav -``).
+_UNKNOWN_WAV_SIZES = (0, 0xFFFFFFFF)
+
+
+def wav_length_unknown(head: bytes) -> bool:
+    """True for a RIFF WAV written to a pipe: its RIFF or data chunk size is 0 or 0xFFFFFFFF,
+    so the audio runs to the end of the file. (RF64 declares its sizes in a ds64 chunk.)"""
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return False
+    if int.from_bytes(head[4:8], "little") in _UNKNOWN_WAV_SIZES:
+        return True
+    offset = 12
+    while offset + 8 <= len(head):
+        chunk, size = (
+            head[offset : offset + 4],
+            int.from_bytes(head[offset + 4 : offset + 8], "little"),
+        )
+        if chunk == b"data":
+            return size in _UNKNOWN_WAV_SIZES
+        offset += 8 + size + (size & 1)  # chunks are padded to an even length
+    return False
+
+
 def _sniff_supported(head: bytes) -> str | None:
     if head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE":
         return "wav"

@@ -43,16 +43,25 @@ class TooManyAttemptsError(Problem):
 
 
 def begin_stage(
-    session: Session, job_id: uuid.UUID, stage: str, progress: float, count_attempt: bool = True
+    session: Session,
+    job_id: uuid.UUID,
+    stage: str,
+    progress: float,
+    count_attempt: bool = True,
+    silent_after: int = 120,
 ) -> JobRef | None:
-    """Mark ``stage`` running; None when the job is gone, finished or canceled.
+    """Mark ``stage`` running; None when its message must be dropped: the job is gone,
+    finished or canceled, or the message is a duplicate (see ``_message_is_current``).
 
-    ``attempts`` counts starts of the current stage: a message redelivered after a crash
+    ``attempts`` counts starts of the current stage: a message sent again after a crash
     starts it again, and a message that keeps killing workers is stopped here. A retry
     after a transient error (``count_attempt`` False) is not a crash.
     """
     job = session.get(Job, job_id, with_for_update=True)
     if job is None or job.status in TERMINAL_STATUSES:
+        return None
+    if not _message_is_current(session, job, stage, silent_after, retry=not count_attempt):
+        session.commit()
         return None
     if job.stage != stage:
         job.attempts = 0
@@ -65,9 +74,29 @@ def begin_stage(
     now = utcnow()
     job.status, job.stage, job.progress = "running", stage, progress
     job.heartbeat_at, job.worker = now, socket.gethostname()
+    job.next_stage, job.dispatched_at = None, None  # the hand-off is acknowledged
     job.started_at = job.started_at or now
     session.commit()
     return JobRef(id=job.id, tenant_id=job.tenant_id, source=JobSource.from_json(job.source))
+
+
+def _message_is_current(
+    session: Session, job: Job, stage: str, silent_after: int, retry: bool
+) -> bool:
+    """A stage message runs when its stage is the one due; or when it is the stage the job
+    is in, unfinished, and either this is the worker's own retry after a transient error
+    or no worker has written a heartbeat for ``silent_after`` seconds (a message
+    redelivered after its worker died). Anything else is a duplicate: the job has moved
+    on, or a live worker runs that stage now."""
+    if job.next_stage == stage:
+        return True
+    if job.stage != stage or has_stage_output(session, job.id, stage):
+        return False
+    if retry:
+        return True
+    cutoff = utcnow() - timedelta(seconds=silent_after)
+    alive = session.scalar(select(Job.id).where(Job.id == job.id, Job.heartbeat_at >= cutoff))
+    return alive is None
 
 
 def has_stage_output(session: Session, job_id: uuid.UUID, stage: str) -> bool:
@@ -87,18 +116,33 @@ def stage_outputs(
 
 
 def save_stage_output(
-    session: Session, job_id: uuid.UUID, stage: str, output: dict[str, Any]
+    session: Session,
+    job_id: uuid.UUID,
+    stage: str,
+    output: dict[str, Any],
+    next_stage: str | None = None,
 ) -> None:
-    """Insert or replace the stage's output (one row even if two workers race), and mark
-    the job as waiting for its next stage."""
+    """Insert or replace the stage's output (one row even if two workers race) and, in the
+    same transaction, record ``next_stage`` as due: a hand-off that no broker outage can
+    lose (workers/dispatch.py publishes what is due and not yet sent)."""
     upsert(
         session,
         StageResult,
         {"job_id": job_id, "stage": stage},
         {"output": output, "created_at": utcnow()},
     )
+    make_next_due(session, job_id, stage, next_stage)
+
+
+def make_next_due(session: Session, job_id: uuid.UUID, stage: str, next_stage: str | None) -> None:
+    """``stage`` is done: the job waits for ``next_stage`` (None: it was the last one)."""
+    values: dict[str, Any] = {"heartbeat_at": None, "updated_at": utcnow()}
+    if next_stage is not None:
+        values |= {"next_stage": next_stage, "dispatched_at": None}
     session.execute(
-        update(Job).where(Job.id == job_id).values(heartbeat_at=None, updated_at=utcnow())
+        update(Job)
+        .where(Job.id == job_id, Job.status == "running", Job.stage == stage)
+        .values(**values)
     )
     session.commit()
 
@@ -116,16 +160,23 @@ def record_artifact(
     session.commit()
 
 
-def start_job(session: Session, job_id: uuid.UUID) -> bool:
-    """Move a queued job to running; True when the caller should launch its chain. A job
-    left running with no stage (its starter died before publishing the chain) is launched
-    again: stages are idempotent."""
+def start_job(session: Session, job_id: uuid.UUID, first_stage: str) -> bool:
+    """Move a queued job to running with ``first_stage`` due; True when the caller should
+    publish it. A job left running with no stage (its starter died before the first stage
+    began) is started again: stages are idempotent."""
     now = utcnow()
     launchable = or_(Job.status == "queued", and_(Job.status == "running", Job.stage.is_(None)))
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, launchable)
-        .values(status="running", started_at=now, heartbeat_at=None, updated_at=now)
+        .values(
+            status="running",
+            started_at=now,
+            heartbeat_at=None,
+            next_stage=first_stage,
+            dispatched_at=None,
+            updated_at=now,
+        )
     )
     session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -143,6 +194,23 @@ def cancel_job(session: Session, job_id: uuid.UUID) -> bool:
     )
     session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def cancel_batch_jobs(session: Session, batch_id: uuid.UUID) -> list[uuid.UUID]:
+    """Cancel every queued or running job of a batch, as ``cancel_job`` does one, and
+    commit; returns their ids."""
+    now = utcnow()
+    live = and_(Job.batch_id == batch_id, Job.status.in_(("queued", "running")))
+    ids = list(session.scalars(select(Job.id).where(live)))
+    if ids:
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(ids), live)
+            .values(status="canceled", finished_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    session.commit()
+    return ids
 
 
 def fail_job(session: Session, job_id: uuid.UUID, problem: dict[str, Any]) -> bool:

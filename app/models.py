@@ -1,5 +1,5 @@
-"""SQLAlchemy 2 typed models: tenants, API keys, jobs, tracks, stage results, artifacts and
-the artist gallery."""
+"""SQLAlchemy 2 typed models: tenants, API keys, jobs, tracks, stage results, artifacts,
+batches and the artist gallery."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -32,6 +33,9 @@ JOB_STATUSES = ("queued", "running", "succeeded", "failed", "canceled")
 TERMINAL_STATUSES = frozenset({"succeeded", "failed", "canceled"})
 # What a job runs: the analysis of a track, or the enrolment of an artist's reference recording.
 ANALYSIS, REFERENCE = "analysis", "reference"
+BATCH_STATUSES = ("open", "running", "completed", "canceled")
+# An item is `pending` until a job is made for it, then shows its job's status.
+ITEM_STATUSES = ("pending", *JOB_STATUSES)
 
 
 def utcnow() -> datetime:
@@ -67,6 +71,9 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Submissions in the current rate-limit window (fixed windows, see app/ratelimit.py).
+    window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    window_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Job(Base):
@@ -75,6 +82,8 @@ class Job(Base):
         UniqueConstraint("tenant_id", "idempotency_key"),
         # GET /v1/jobs: one tenant's jobs, newest first, continued by (created_at, id).
         Index("ix_jobs_tenant_created", "tenant_id", "created_at", "id"),
+        # A batch's items in flight, and a tenant's (app/batchstate.py).
+        Index("ix_jobs_batch_status", "batch_id", "status"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -103,6 +112,13 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     pipeline: Mapped[str] = mapped_column(String(16), default=ANALYSIS, server_default=ANALYSIS)
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("batches.id", ondelete="SET NULL")
+    )
+    # The stage hand-off: the stage whose message is due (written with the previous stage's
+    # output) and when it was last published; cleared when that stage's message arrives.
+    next_stage: Mapped[str | None] = mapped_column(String(32))
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Track(Base):
@@ -155,12 +171,17 @@ class Artifact(Base):
 
 
 class WebhookAttempt(Base):
-    """One delivery attempt of a job's webhook: every try is kept, successful or not."""
+    """One delivery attempt of a job's (or a batch's) webhook: every try is kept."""
 
     __tablename__ = "webhook_attempts"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
-    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), index=True
+    )
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("batches.id", ondelete="CASCADE"), index=True
+    )
     message_id: Mapped[str] = mapped_column(String(128))
     event: Mapped[str] = mapped_column(String(32))
     url: Mapped[str] = mapped_column(String(2048))
@@ -227,3 +248,59 @@ class ArtistGallery(Base):
         ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
     )
     version: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Batch(Base):
+    """A catalogue scan: many items, one status, one results file, one webhook at the end."""
+
+    __tablename__ = "batches"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "idempotency_key"),
+        Index("ix_batches_tenant_created", "tenant_id", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    webhook_url: Mapped[str | None] = mapped_column(String(2048))
+    # Per-job webhooks for the items (to the same webhook_url): off unless asked for.
+    job_webhooks: Mapped[bool] = mapped_column(Boolean, default=False)
+    client_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", JsonType)
+    item_count: Mapped[int] = mapped_column(Integer, default=0)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class BatchItem(Base):
+    """One track of a batch, in submission order (``seq``). ``status`` is ``pending`` until
+    its job is made (then ``queued``: the job's own status is the truth), or ``failed`` /
+    ``canceled`` when it never got a job."""
+
+    __tablename__ = "batch_items"
+    __table_args__ = (
+        UniqueConstraint("batch_id", "custom_id"),
+        # The dispatcher reads a batch's pending items in submission order.
+        Index("ix_batch_items_status", "batch_id", "status", "seq"),
+    )
+
+    batch_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # NULL only for a bad manifest line that named none (or repeated one).
+    custom_id: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    source: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    client_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", JsonType)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    job_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("jobs.id", ondelete="SET NULL"), unique=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -8,21 +8,25 @@ name), so a DNS answer that changes between the check and the request cannot rea
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
-import ipaddress
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 import certifi
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
 
+from app.addresses import refusal
 from app.errors import InvalidRequestError, Problem, SourceUnavailableError, TooLargeError
 
-# Download chunk size: small enough to check the size limit and the deadline often.
+# Download chunk size: small enough to check the size limit often.
 CHUNK_BYTES = 1 << 16
 
 
@@ -57,25 +61,37 @@ def check_url_source(url: str, allow_private: bool, field: str = "source.url") -
         raise InvalidRequestError(f"{field} host {parsed.hostname} does not resolve") from None
     addresses = [str(info[4][0]) for info in infos]
     for address in addresses:
-        if not allow_private and not ipaddress.ip_address(address.split("%")[0]).is_global:
-            raise InvalidRequestError(
-                f"{field} resolves to a non-public address ({address}); refused"
-            )
+        why = None if allow_private else refusal(address)
+        if why is not None:
+            raise InvalidRequestError(f"{field} resolves to a non-public address ({why}); refused")
     path = (parsed.path or "/") + (f"?{parsed.query}" if parsed.query else "")
     return Target(parsed.scheme, parsed.hostname, port, addresses[0], path)
 
 
-def request(
-    target: Target,
-    method: str,
-    timeout: float,
-    body: bytes | None = None,
-    headers: dict[str, str] | None = None,
-) -> urllib3.BaseHTTPResponse:
-    """One request to the resolved address; no redirects, no retries, body not preloaded."""
-    pool: urllib3.HTTPConnectionPool
+class DeadlineExceededError(urllib3.exceptions.TimeoutError):
+    """The whole exchange (connect, send, headers, body) outlasted its deadline."""
+
+
+class _Watchdog:
+    """Shuts a socket when its time is up: a read blocked on a server that trickles a byte
+    a second returns at once, whatever the per-read timeout."""
+
+    def __init__(self, sock: socket.socket, seconds: float) -> None:
+        self.sock = sock  # held here: http.client drops its own reference on "close" answers
+        self.expired = threading.Event()
+        self.timer = threading.Timer(max(seconds, 0.0), self._expire)
+        self.timer.daemon = True
+        self.timer.start()
+
+    def _expire(self) -> None:
+        self.expired.set()
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+
+def _connection(target: Target, timeout: float) -> HTTPConnection:
     if target.scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(
+        return HTTPSConnection(
             target.address,
             target.port,
             timeout=timeout,
@@ -84,17 +100,43 @@ def request(
             cert_reqs="CERT_REQUIRED",
             ca_certs=certifi.where(),
         )
-    else:
-        pool = urllib3.HTTPConnectionPool(target.address, target.port, timeout=timeout)
-    return pool.urlopen(
-        method,
-        target.path,
-        body=body,
-        headers={"Host": target.host_header, **(headers or {})},
-        redirect=False,
-        retries=False,
-        preload_content=False,
-    )
+    return HTTPConnection(target.address, target.port, timeout=timeout)
+
+
+@contextlib.contextmanager
+def exchange(
+    target: Target,
+    method: str,
+    timeout: float,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> Iterator[urllib3.BaseHTTPResponse]:
+    """One request to the resolved address (no redirects, no retries, body not preloaded),
+    over in ``timeout`` seconds in all, reading the body included: past that the socket is
+    shut and DeadlineExceededError raised, even where the read itself ended quietly."""
+    deadline = time.monotonic() + timeout
+    conn = _connection(target, timeout)
+    conn.connect()  # bounded by ``timeout`` itself
+    assert conn.sock is not None
+    watchdog = _Watchdog(conn.sock, deadline - time.monotonic())
+    try:
+        conn.request(
+            method,
+            target.path,
+            body=body,
+            headers={"Host": target.host_header, **(headers or {})},
+            preload_content=False,
+        )
+        yield conn.getresponse()
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        if watchdog.expired.is_set():
+            raise DeadlineExceededError(f"no complete answer within {timeout:g} s") from exc
+        raise
+    finally:
+        watchdog.timer.cancel()
+        conn.close()
+    if watchdog.expired.is_set():  # a close-delimited body just ends early when shut
+        raise DeadlineExceededError(f"no complete answer within {timeout:g} s")
 
 
 def fetch_url(
@@ -103,30 +145,25 @@ def fetch_url(
     """Download ``url`` to ``target_path``, streaming; stop past ``max_bytes`` or after
     ``timeout`` seconds in all (not only per read: a trickling server cannot hold a worker)."""
     target = check_url_source(url, allow_private)
-    deadline = time.monotonic() + timeout
     try:
-        response = request(target, "GET", timeout)
-    except urllib3.exceptions.HTTPError as exc:
+        with exchange(target, "GET", timeout) as response:
+            if 300 <= response.status < 400:
+                location = response.headers.get("location")
+                raise SourceUnavailableError(
+                    f"the URL redirects to {location}; submit the final URL"
+                )
+            if response.status != 200:
+                raise SourceUnavailableError(f"fetching the URL answered HTTP {response.status}")
+            return _stream_to(response, target_path, max_bytes)
+    except DeadlineExceededError as exc:
+        raise SourceUnavailableError(f"the URL took longer than {timeout:g} s to download") from exc
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise SourceUnavailableError(
             f"the URL could not be fetched ({type(exc).__name__})"
         ) from exc
-    try:
-        if 300 <= response.status < 400:
-            raise SourceUnavailableError(
-                f"the URL redirects to {response.headers.get('location')}; submit the final URL"
-            )
-        if response.status != 200:
-            raise SourceUnavailableError(f"fetching the URL answered HTTP {response.status}")
-        return _stream_to(response, target_path, max_bytes, deadline)
-    except urllib3.exceptions.HTTPError as exc:
-        raise SourceUnavailableError(f"the URL could not be read ({type(exc).__name__})") from exc
-    finally:
-        response.release_conn()
 
 
-def _stream_to(
-    response: urllib3.BaseHTTPResponse, path: Path, max_bytes: int, deadline: float
-) -> int:
+def _stream_to(response: urllib3.BaseHTTPResponse, path: Path, max_bytes: int) -> int:
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise TooLargeError(f"the source is {declared} bytes; the limit is {max_bytes}")
@@ -136,8 +173,6 @@ def _stream_to(
             written += len(chunk)
             if written > max_bytes:
                 raise TooLargeError(f"the source exceeds the limit of {max_bytes} bytes")
-            if time.monotonic() > deadline:
-                raise SourceUnavailableError("the URL took too long to download")
             out.write(chunk)
     return written
 
@@ -181,9 +216,9 @@ def send(delivery: Delivery, secret: str, timeout: float, allow_private: bool) -
     start = time.perf_counter()
     try:
         target = check_url_source(delivery.url, allow_private, field="webhook_url")
-        response = request(target, "POST", timeout, body=delivery.body, headers=headers)
-        response.drain_conn()
-        status = response.status
+        with exchange(target, "POST", timeout, body=delivery.body, headers=headers) as response:
+            response.drain_conn()
+            status = response.status
         error = None if 200 <= status < 300 else f"HTTP {status}"
     except Problem as exc:
         status, error = None, exc.detail

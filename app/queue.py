@@ -11,14 +11,59 @@ from app.config import Settings
 
 START_TASK = "soundscape.pipeline.start"
 WEBHOOK_TASK = "soundscape.webhook.deliver"
+BATCH_ADVANCE_TASK = "soundscape.batch.advance"
+BATCH_WEBHOOK_TASK = "soundscape.webhook.batch"
 CPU_QUEUE = "cpu"
 GPU_QUEUE = "gpu"
+# Batch items run on their own queues beside the interactive ones (see batch_queue).
+BATCH_QUEUE_SUFFIX = "-batch"
+
+
+def batch_queue(queue: str) -> str:
+    """The queue a batch item's task goes to instead of ``queue``.
+
+    Fairness policy: a worker serving ``cpu`` also serves ``cpu-batch`` (and ``gpu`` with
+    ``gpu-batch``, see ``worker_queues``). Kombu takes the next message from the worker's
+    queues in turn, so interactive work never waits behind more than one batch task per
+    worker slot, however long the batch; and each tenant has at most
+    ``batch_max_in_flight`` items queued or running (the rest wait in the database), so
+    one tenant's 100,000 tracks cannot crowd out another tenant's batch either.
+    """
+    return queue + BATCH_QUEUE_SUFFIX
+
+
+def worker_queues(queues: list[str]) -> list[str]:
+    """The queues a worker consumes: each named queue and its batch queue."""
+    named = [q for q in queues if q]
+    extra = [batch_queue(q) for q in named if not q.endswith(BATCH_QUEUE_SUFFIX)]
+    return list(dict.fromkeys(named + extra))
+
+
+# Message priorities on Redis, where 0 is served first (kombu keeps one list per step). A
+# job's later stages go before its earlier ones, and any stage before a new job's start:
+# a worker finishes the jobs it has started before it starts new ones, so a job's latency
+# grows with its place in the queue, not with the queue's length.
+HIGHEST_PRIORITY = 0
+FIRST_STAGE_PRIORITY = 8
+START_PRIORITY = 9
+PRIORITY_STEPS = list(range(START_PRIORITY + 1))
+
+
+def stage_priority(position: int, count: int) -> int:
+    """The priority of the stage at ``position`` of ``count``: the last 0, the first 8."""
+    if count <= 1:
+        return FIRST_STAGE_PRIORITY
+    remaining = (count - 1 - position) / (count - 1)
+    return round(HIGHEST_PRIORITY + remaining * (FIRST_STAGE_PRIORITY - HIGHEST_PRIORITY))
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Reliability settings: a task is acknowledged only after it finishes, and a task whose
     worker died is redelivered (after the visibility timeout on Redis)."""
-    transport: dict[str, Any] = {"visibility_timeout": settings.visibility_timeout}
+    transport: dict[str, Any] = {
+        "visibility_timeout": settings.visibility_timeout,
+        "priority_steps": PRIORITY_STEPS,
+    }
     if settings.embedded:
         folder = settings.broker_folder
         for sub in ("queue", "processed", "control"):
@@ -57,12 +102,29 @@ def _client(settings: Settings) -> Celery:
 
 def enqueue_job(settings: Settings, job_id: str) -> None:
     """Hand a job to the workers by task name; the worker builds the stage chain itself."""
-    _client(settings).send_task(START_TASK, args=[job_id], queue=CPU_QUEUE)
+    _client(settings).send_task(START_TASK, args=[job_id], queue=CPU_QUEUE, priority=START_PRIORITY)
+
+
+def enqueue_batch_job(settings: Settings, job_id: str) -> None:
+    """Start a batch item's job on the batch queue (its stages follow there too)."""
+    _client(settings).send_task(START_TASK, args=[job_id], queue=batch_queue(CPU_QUEUE))
 
 
 def enqueue_webhook(settings: Settings, job_id: str) -> None:
     """Queue the delivery of a finished job's webhook."""
-    _client(settings).send_task(WEBHOOK_TASK, args=[job_id], queue=CPU_QUEUE)
+    _client(settings).send_task(
+        WEBHOOK_TASK, args=[job_id], queue=CPU_QUEUE, priority=HIGHEST_PRIORITY
+    )
+
+
+def enqueue_batch_advance(settings: Settings, tenant_id: str, batch_id: str) -> None:
+    """After a batch item ended: start the tenant's next items, close the batch if done."""
+    _client(settings).send_task(BATCH_ADVANCE_TASK, args=[tenant_id, batch_id], queue=CPU_QUEUE)
+
+
+def enqueue_batch_webhook(settings: Settings, batch_id: str) -> None:
+    """Queue the delivery of a finished batch's webhook."""
+    _client(settings).send_task(BATCH_WEBHOOK_TASK, args=[batch_id], queue=CPU_QUEUE)
 
 
 def check_broker(settings: Settings) -> None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import IO, Protocol
@@ -37,6 +39,8 @@ class Storage(Protocol):
     def open(self, key: str) -> IO[bytes]: ...
     def delete(self, key: str) -> None: ...
     def check(self) -> None: ...
+    def list_keys(self, prefix: str) -> Iterator[str]: ...
+    def list_objects(self, prefix: str) -> Iterator[tuple[str, datetime]]: ...
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,26 @@ class LocalStorage:
         self.root.mkdir(parents=True, exist_ok=True)
         if not self.root.is_dir():
             raise StorageError(f"{self.root} is not a folder")
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        """Every object key starting with ``prefix``, in key order."""
+        base = self._path(prefix.rsplit("/", 1)[0]) if "/" in prefix else self.root
+        if not base.is_dir():
+            return
+        root = self.root.resolve()
+        files = (p for p in base.rglob("*") if p.is_file() and not p.name.endswith(".part"))
+        yield from sorted(
+            k for p in files if (k := p.relative_to(root).as_posix()).startswith(prefix)
+        )
+
+    def list_objects(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        """Every object (and unfinished ``.part`` write) under ``prefix``, with its mtime."""
+        base = self._path(prefix) if prefix else self.root.resolve()
+        root = self.root.resolve()
+        for path in base.rglob("*") if base.is_dir() else ():
+            if path.is_file():
+                modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                yield path.relative_to(root).as_posix(), modified
 
 
 class S3Storage:
@@ -193,6 +217,26 @@ class S3Storage:
 
     def check(self) -> None:
         self.client.head_bucket(Bucket=self.bucket)
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        """Every object key starting with ``prefix``, in key order, a page at a time."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._key(prefix)
+        )
+        strip = len(self._key(""))
+        for page in pages:
+            for obj in page.get("Contents", []):
+                yield str(obj["Key"])[strip:]
+
+    def list_objects(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        """Every object under ``prefix``, page by page, with its last-modified time."""
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._key(prefix)
+        )
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        for page in pages:
+            for obj in page.get("Contents", []):
+                yield obj["Key"][strip:], obj["LastModified"]
 
 
 def make_storage(settings: Settings) -> Storage:

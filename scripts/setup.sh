@@ -3,18 +3,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# command -> the Debian package that provides it (chromium and its driver: the browser test)
+declare -A package_of=([ffmpeg]=ffmpeg [ffprobe]=ffmpeg [sox]=sox [espeak-ng]=espeak-ng
+                       [lame]=lame [chromium]=chromium [chromedriver]=chromium-driver)
 need=()
-for tool in ffmpeg ffprobe sox espeak-ng lame; do
-  command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
+for tool in "${!package_of[@]}"; do
+  command -v "$tool" >/dev/null 2>&1 || need+=("${package_of[$tool]}")
 done
 if [ ${#need[@]} -gt 0 ]; then
+  packages=$(printf '%s\n' "${need[@]}" libsndfile1 | sort -u | tr '\n' ' ')
   if [ "$(id -u)" -ne 0 ]; then
-    echo "setup: missing ${need[*]}; install ffmpeg sox espeak-ng lame (as root) and rerun" >&2
+    echo "setup: missing packages; install ${packages}(as root) and rerun" >&2
     exit 1
   fi
-  echo "setup: installing ffmpeg sox espeak-ng lame libsndfile1 with apt-get"
+  echo "setup: installing ${packages}with apt-get"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg sox espeak-ng lame libsndfile1 >/dev/null
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $packages >/dev/null
 fi
 
 # Decoding resamples with soxr; an ffmpeg built without it would fail every file.

@@ -1,5 +1,5 @@
-"""The Celery app of the workers: one thin task per registered stage, the starter, the reaper
-and webhook delivery.
+"""The Celery app of the workers: one thin task per stage of each pipeline (analysis,
+reference enrolment), the starter, the reaper and webhook delivery.
 
 Run with ``celery -A workers.celery_app worker -Q cpu,gpu`` (or ``soundscape worker``).
 """
@@ -11,30 +11,40 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from celery import Celery, chain, signals
+from celery import Celery, signals
 from celery.exceptions import Ignore
 from sqlalchemy import select
 
-from app import jobstate
+from app import batchstate, handoff, jobstate
 from app.config import Settings, load_settings
+from app.db import get_engine
 from app.models import ANALYSIS, Job
-from app.queue import CPU_QUEUE, START_TASK, WEBHOOK_TASK, celery_config, enqueue_job
+from app.orphans import sweep_orphans
+from app.queue import (
+    BATCH_ADVANCE_TASK,
+    BATCH_WEBHOOK_TASK,
+    CPU_QUEUE,
+    START_TASK,
+    WEBHOOK_TASK,
+    celery_config,
+    enqueue_job,
+)
+from app.services import batches
 from workers import webhooks
+from workers.dispatch import Dispatcher, dispatch_once, next_stage, publish, task_name
 from workers.runner import TRANSIENT_ERRORS, check_chain, execute_stage, fail_stage
 from workers.runtime import sweep_workdirs, worker_runtime
 from workers.stages import PIPELINES, Stage
 
 REAPER_TASK = "soundscape.reaper"
-MAX_TRANSIENT_RETRIES = 3
-# A transient error is retried after 5, 15, 45 s: a database or storage blip, not an outage.
-RETRY_BASE_SECONDS = 5
+BATCH_SWEEP_TASK = "soundscape.batch.sweep"
+ORPHAN_SWEEP_TASK = "soundscape.orphans.sweep"
+# A transient error (database or storage unreachable) is retried after 5, 10, 20, 40 s,
+# then every minute, for ``transient_retry_seconds`` in all: long enough to outlast a
+# database failover. Each delay stays far below the visibility timeout.
+RETRY_FIRST_SECONDS = 5
+RETRY_MAX_SECONDS = 60
 log = logging.getLogger(__name__)
-
-
-def task_name(pipeline: str, stage: Stage) -> str:
-    """An analysis stage's task is ``soundscape.stage.<name>``; another pipeline's stages get
-    tasks of their own (``soundscape.<pipeline>.<name>``), which know their pipeline."""
-    return stage.task_name if pipeline == ANALYSIS else f"soundscape.{pipeline}.{stage.name}"
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -47,67 +57,97 @@ def create_celery(settings: Settings) -> Celery:
         for pipeline, stages in PIPELINES.items()
         for stage in stages
     }
-    app.conf.task_routes |= {
-        name: {"queue": CPU_QUEUE} for name in (START_TASK, REAPER_TASK, WEBHOOK_TASK)
-    }
+    cpu_tasks = (
+        START_TASK,
+        REAPER_TASK,
+        WEBHOOK_TASK,
+        BATCH_ADVANCE_TASK,
+        BATCH_WEBHOOK_TASK,
+        BATCH_SWEEP_TASK,
+        ORPHAN_SWEEP_TASK,
+    )
+    app.conf.task_routes |= {name: {"queue": CPU_QUEUE} for name in cpu_tasks}
     app.conf.beat_schedule = {
         "reap-stale-jobs": {
             "task": REAPER_TASK,
             "schedule": float(settings.reaper_interval_seconds),
-        }
+        },
+        "sweep-batches": {
+            "task": BATCH_SWEEP_TASK,
+            "schedule": float(settings.batch_sweep_interval_seconds),
+        },
+        "sweep-orphaned-objects": {
+            "task": ORPHAN_SWEEP_TASK,
+            "schedule": float(settings.orphan_sweep_interval_seconds),
+        },
     }
     app.conf.beat_schedule_filename = str(settings.data_dir / "celerybeat-schedule")
+    retries = len(retry_delays(settings.transient_retry_seconds))
     for pipeline, stages in PIPELINES.items():
         for stage in stages:
-            app.task(name=task_name(pipeline, stage), bind=True, max_retries=MAX_TRANSIENT_RETRIES)(
+            app.task(name=task_name(pipeline, stage), bind=True, max_retries=retries)(
                 _stage_task(stage, stages)
             )
     app.task(name=START_TASK)(start_job)
     app.task(name=REAPER_TASK)(reap)
+    app.task(name=ORPHAN_SWEEP_TASK)(sweep_orphaned_objects)
     app.task(name=WEBHOOK_TASK, bind=True, max_retries=None)(deliver_webhook)
+    app.task(name=BATCH_ADVANCE_TASK)(advance_batch)
+    app.task(name=BATCH_SWEEP_TASK)(sweep_batches)
+    app.task(name=BATCH_WEBHOOK_TASK, bind=True, max_retries=None)(deliver_batch_webhook)
     return app
 
 
+def retry_delays(budget_seconds: float) -> list[int]:
+    """Countdowns of successive transient retries: 5, 10, 20, 40, 60, 60, ... s until they
+    add up to ``budget_seconds``."""
+    delays: list[int] = []
+    while sum(delays) < budget_seconds:
+        delays.append(min(RETRY_FIRST_SECONDS * 2 ** len(delays), RETRY_MAX_SECONDS))
+    return delays
+
+
 def _stage_task(stage: Stage, stages: tuple[Stage, ...]) -> Callable[..., None]:
+    """The task running ``stage`` of the pipeline ``stages``, then publishing the next one."""
+
     def run(self: Any, job_id: str) -> None:
         runtime = worker_runtime()
         first_try = self.request.retries == 0
         try:
             go_on = execute_stage(runtime, stage, job_id, count_attempt=first_try, stages=stages)
         except TRANSIENT_ERRORS as exc:
-            if self.request.retries >= MAX_TRANSIENT_RETRIES:
+            delays = retry_delays(runtime.settings.transient_retry_seconds)
+            if self.request.retries >= len(delays):
+                # Failing needs the database too; if it is still down, the job goes silent
+                # and the dispatcher runs the stage again once it is back.
                 fail_stage(runtime, uuid.UUID(job_id), stage.name, exc)
                 raise Ignore() from exc
-            raise self.retry(
-                exc=exc, countdown=RETRY_BASE_SECONDS * 3**self.request.retries
-            ) from exc
+            raise self.retry(exc=exc, countdown=delays[self.request.retries]) from exc
+        following = next_stage(stage, stages)
+        if go_on and following is not None:
+            publish(app, runtime, uuid.UUID(job_id), following.name)
         if not go_on:
-            raise Ignore()  # the job is finished, failed or canceled: stop the chain here
+            raise Ignore()  # the job is finished, failed or canceled, or a duplicate
 
     run.__name__ = f"{stage.name}_task"
     return run
 
 
 def start_job(job_id: str) -> None:
-    """Move a queued job to running and launch its chain. A job left running with no stage
-    (its starter died before publishing the chain) is launched again: stages are idempotent."""
+    """Move a queued job to running with its first stage due, and publish that stage. A
+    job left running with no stage (its starter died) is started again."""
     try:
         jid = uuid.UUID(job_id)
     except ValueError:
         log.error("ignored a start message for a malformed job id %r", job_id)
         return
-    with worker_runtime().session() as session:
-        launch = jobstate.start_job(session, jid)
+    runtime = worker_runtime()
+    with runtime.session() as session:
         pipeline = session.scalar(select(Job.pipeline).where(Job.id == jid)) or ANALYSIS
+        first = PIPELINES[pipeline][0].name
+        launch = jobstate.start_job(session, jid, first)
     if launch:
-        chain(
-            *(
-                app.signature(
-                    task_name(pipeline, stage), args=(job_id,), immutable=True, queue=stage.queue
-                )
-                for stage in PIPELINES[pipeline]
-            )
-        ).apply_async()
+        publish(app, runtime, jid, first)
 
 
 def reap() -> int:
@@ -126,8 +166,36 @@ def reap() -> int:
     return len(failed)
 
 
+def sweep_orphaned_objects() -> int:
+    """Delete stored objects whose job row does not exist (see app.orphans)."""
+    runtime = worker_runtime()
+    age = runtime.settings.orphan_min_age_seconds
+    return len(sweep_orphans(runtime.session, runtime.storage, age))
+
+
 def deliver_webhook(self: Any, job_id: str) -> None:
     delay = webhooks.deliver(worker_runtime(), job_id, attempt=self.request.retries + 1)
+    if delay is not None:
+        raise self.retry(countdown=delay)
+
+
+def advance_batch(tenant_id: str, batch_id: str) -> None:
+    """After a batch item ended: start the tenant's next items, complete the batch if done."""
+    runtime = worker_runtime()
+    with runtime.session() as session:
+        batches.advance(session, runtime.settings, uuid.UUID(tenant_id), uuid.UUID(batch_id))
+
+
+def sweep_batches() -> None:
+    """Beat's safety net for lost advance messages: advance every unfinished batch."""
+    runtime = worker_runtime()
+    with runtime.session() as session:
+        for tenant_id, batch_id in batchstate.tenants_with_work(session):
+            batches.advance(session, runtime.settings, tenant_id, batch_id)
+
+
+def deliver_batch_webhook(self: Any, batch_id: str) -> None:
+    delay = webhooks.deliver_batch(worker_runtime(), batch_id, attempt=self.request.retries + 1)
     if delay is not None:
         raise self.retry(countdown=delay)
 
@@ -135,6 +203,39 @@ def deliver_webhook(self: Any, job_id: str) -> None:
 @signals.worker_init.connect  # type: ignore[untyped-decorator]
 def _on_worker_init(**_: Any) -> None:
     sweep_workdirs(worker_runtime().settings)
+
+
+@signals.worker_process_init.connect  # type: ignore[untyped-decorator]
+def _on_pool_child_start(**_: Any) -> None:
+    # A forked pool child must not share the parent's database connections (the
+    # dispatcher thread uses them): drop the inherited pool without closing its sockets.
+    get_engine(worker_runtime().settings.database_url).dispose(close=False)
+
+
+_dispatcher: Dispatcher | None = None
+
+
+@signals.worker_ready.connect  # type: ignore[untyped-decorator]
+def _on_worker_ready(**_: Any) -> None:
+    global _dispatcher
+    runtime = worker_runtime()
+    settings = runtime.settings
+    if settings.embedded:
+        # One worker, and a broker that never redelivers: whatever was in a stage when the
+        # last worker died is run again now, not after the heartbeat timeout.
+        with runtime.session() as session:
+            handoff.recover_silent(session, silent_after=0)
+    alive = settings.worker_alive_file if settings.embedded else None
+    _dispatcher = Dispatcher(
+        lambda: dispatch_once(app, runtime), settings.dispatch_interval_seconds, alive
+    )
+    _dispatcher.start()
+
+
+@signals.worker_shutdown.connect  # type: ignore[untyped-decorator]
+def _on_worker_shutdown(**_: Any) -> None:
+    if _dispatcher is not None:
+        _dispatcher.stop()
 
 
 app = create_celery(load_settings())

@@ -19,7 +19,7 @@ from app.services.gallery import LOCAL_TENANT
 from app.storage import Storage, job_key
 from workers.runner import execute_stage
 from workers.runtime import GalleryRef, Runtime, runtime_from
-from workers.stages import REFERENCE_STAGES, STAGES, Stage
+from workers.stages import PIPELINES
 
 
 class AnalysisFailed(Exception):
@@ -48,7 +48,7 @@ def analyze_file(
         session.flush()
         tenant_id = tenant.id
     _add_job(runtime, tenant_id, job_id, path, ANALYSIS)
-    report = run_job(runtime, job_id, STAGES)
+    report = run_job(runtime, job_id, ANALYSIS)
     report["artifacts"] = _export(runtime.storage, report.get("artifacts", {}), out_dir)
     return report
 
@@ -74,7 +74,7 @@ def enroll_file(path: Path, runtime: Runtime, artist_id: uuid.UUID) -> dict[str,
             )
         )
     try:
-        return run_job(runtime, job_id, REFERENCE_STAGES)
+        return run_job(runtime, job_id, REFERENCE)
     except AnalysisFailed:
         with session_scope(database_url) as session:
             reference = session.get(ArtistReference, reference_id)
@@ -99,12 +99,14 @@ def _add_job(
                 source=JobSource.upload(path.name, key).to_json(),
                 attempts=0,
                 pipeline=pipeline,
+                next_stage=PIPELINES[pipeline][0].name,
             )
         )
 
 
-def run_job(runtime: Runtime, job_id: uuid.UUID, stages: tuple[Stage, ...]) -> dict[str, Any]:
-    """Run every stage of ``stages`` for the job; its result, or AnalysisFailed."""
+def run_job(runtime: Runtime, job_id: uuid.UUID, pipeline: str) -> dict[str, Any]:
+    """Run every stage of the job's ``pipeline`` in turn; its result, or AnalysisFailed."""
+    stages = PIPELINES[pipeline]
     for stage in stages:
         if not execute_stage(runtime, stage, str(job_id), stages=stages):
             break

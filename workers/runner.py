@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app import jobstate
 from app.errors import InternalError, Problem, StageTimeoutError
 from workers import webhooks
+from workers.dispatch import heartbeat
 from workers.runtime import Runtime
 from workers.stages import STAGES, Stage, StageOutput
 from workers.stages.base import EARLIER
@@ -40,29 +41,39 @@ def execute_stage(
     count_attempt: bool = True,
     stages: Sequence[Stage] = STAGES,
 ) -> bool:
-    """Run ``stage`` for a job; True when the chain should go on to the next stage.
+    """Run ``stage`` for a job; True when the next stage is due (the caller publishes it).
 
-    Idempotent: a stage whose output is already stored is not computed again, so a message
-    redelivered after a crash finishes the job once, with no duplicate rows or objects.
-    Transient errors (database, storage unreachable) propagate for the caller to retry.
+    The output and "next stage due" are stored in one transaction. Idempotent: a stage
+    whose output is already stored is not computed again, and a duplicate message is
+    dropped, so a message sent again after a crash finishes the job once, with no
+    duplicate rows or objects. Transient errors (database, storage unreachable) propagate
+    for the caller to retry.
     """
     jid = uuid.UUID(job_id)
     position = [s.name for s in stages].index(stage.name)
+    following = stages[position + 1].name if position + 1 < len(stages) else None
     try:
         with runtime.session() as session:
             job = jobstate.begin_stage(
-                session, jid, stage.name, position / len(stages), count_attempt
+                session,
+                jid,
+                stage.name,
+                position / len(stages),
+                count_attempt,
+                silent_after=runtime.settings.heartbeat_timeout_seconds,
             )
             if job is None:
-                log.info("job %s is finished or canceled: %s not run", job_id, stage.name)
+                log.info("job %s: %s message dropped (job over, or a duplicate)", jid, stage.name)
                 return False
             done = jobstate.has_stage_output(session, jid, stage.name)
             earlier = {} if done else load_outputs(session, jid, stages[:position])
-        if not done:
-            output = stage.run(runtime, job, build_inputs(stage, earlier))  # no session held
-            with runtime.session() as session:
-                jobstate.save_stage_output(session, jid, stage.name, output.to_json())
-        if position == len(stages) - 1:
+        output = None if done else _compute(runtime, stage, job, earlier)
+        with runtime.session() as session:
+            if output is None:
+                jobstate.make_next_due(session, jid, stage.name, following)
+            else:
+                jobstate.save_stage_output(session, jid, stage.name, output, following)
+        if following is None:
             webhooks.notify_if_finished(runtime, jid)
         return True
     except TRANSIENT_ERRORS:
@@ -70,6 +81,14 @@ def execute_stage(
     except Exception as exc:  # noqa: BLE001 - every failure becomes the job's problem object
         fail_stage(runtime, jid, stage.name, exc)
         return False
+
+
+def _compute(
+    runtime: Runtime, stage: Stage, job: jobstate.JobRef, earlier: Mapping[str, StageOutput]
+) -> dict[str, Any]:
+    """Run the stage with no database session held, writing heartbeats meanwhile."""
+    with heartbeat(runtime, job.id, stage.name):
+        return dict(stage.run(runtime, job, build_inputs(stage, earlier)).to_json())
 
 
 def load_outputs(

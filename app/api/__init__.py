@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from flask import Flask, Response, g, jsonify
+from flask import Flask, Request, Response, g, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
 
-from app.errors import InternalError, Problem, TooLargeError
+from app.dependencies import unavailable
+from app.errors import InternalError, Problem, RateLimitedError, TooLargeError
 
 log = logging.getLogger(__name__)
 
@@ -19,15 +22,32 @@ def problem_response(problem: dict[str, object]) -> Response:
     return response
 
 
-def register_api(app: Flask) -> None:
-    from app.api import artists, health, jobs, openapi
+class StrictFormDataParser(FormDataParser):
+    """Werkzeug drops a form it cannot parse (a part header that is not UTF-8, a missing
+    boundary) without a word; raising instead lets the handler say what is wrong."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{**kwargs, "silent": False})
+
+
+class ApiRequest(Request):
+    form_data_parser_class = StrictFormDataParser
+
+
+def register_api(app: Flask) -> None:
+    from app.api import artists, batches, console, health, jobs, openapi
+
+    app.request_class = ApiRequest
+
+    app.register_blueprint(console.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(jobs.bp)
+    app.register_blueprint(batches.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(artists.bp)
     app.teardown_appcontext(_close_session)
     app.register_error_handler(Problem, lambda exc: problem_response(exc.problem()))
+    app.register_error_handler(RateLimitedError, _rate_limited)
     app.register_error_handler(RequestEntityTooLarge, _too_large)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
@@ -40,6 +60,12 @@ def _too_large(_exc: RequestEntityTooLarge) -> Response:
     return problem_response(
         TooLargeError(f"the upload exceeds the limit of {limit} bytes").problem()
     )
+
+
+def _rate_limited(exc: RateLimitedError) -> Response:
+    response = problem_response(exc.problem())
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _http_error(exc: HTTPException) -> Response:
@@ -56,6 +82,10 @@ def _http_error(exc: HTTPException) -> Response:
 
 
 def _unexpected(exc: Exception) -> Response:
+    outage = unavailable(exc)
+    if outage is not None:
+        log.warning("%s: %s: %s", outage.code, type(exc).__name__, exc)
+        return problem_response(outage.problem())
     log.exception("unhandled error")
     return problem_response(InternalError("an unexpected error occurred; it is logged").problem())
 

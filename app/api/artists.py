@@ -7,12 +7,13 @@ from typing import Any
 from flask import Blueprint, request
 
 from app.api import context as ctx
-from app.api.jobs import _parse_source
+from app.api.jobs import _multipart, _parse_source
 from app.errors import InvalidRequestError
 from app.jobsource import JobSource
 from app.models import Artist
 from app.serializers import artist_to_dict, reference_to_dict
 from app.services import artists as service
+from app.validation import check_filename, parse_json
 
 bp = Blueprint("artists", __name__, url_prefix="/v1/artists")
 
@@ -56,14 +57,16 @@ def remove(artist_id: str) -> tuple[str, int]:
 
 @bp.post("/<artist_id>/references")
 def add_reference(artist_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
-    artist = service.get_artist(ctx.db(), ctx.tenant_id(), artist_id)
+    # A reference runs as a job: it is a submission, checked and rate-limited as one.
+    artist = service.get_artist(ctx.db(), ctx.submitting_tenant_id(), artist_id)
     if request.mimetype == "multipart/form-data":
-        upload = request.files.get("file")
+        upload = _multipart()[0].get("file")
         if upload is None:
             raise InvalidRequestError("multipart requests need a 'file' part")
-        source, stream = JobSource.upload(upload.filename or "upload"), upload.stream
+        source = JobSource.upload(check_filename(upload.filename or "upload"))
+        stream = upload.stream
     else:
-        body = request.get_json(silent=True)
+        body = parse_json(request.get_data(), "the request body") if request.is_json else None
         if not isinstance(body, dict):
             raise InvalidRequestError("send multipart/form-data with a 'file', or a JSON object")
         source, stream = _parse_source(body.get("source")), None

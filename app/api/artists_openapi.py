@@ -116,7 +116,7 @@ PATHS: dict[str, Any] = {
             },
             "responses": {
                 "202": {"description": "Queued; Location names it", "content": _REFERENCE},
-                **_errors(400, 401, 404, 409, 413, 415, 503),
+                **_errors(400, 401, 404, 409, 413, 415, 429, 503),
             },
         }
     },

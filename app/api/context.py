@@ -13,6 +13,7 @@ from app.db import get_sessionmaker
 from app.errors import UnauthorizedError
 from app.hashing import hash_key
 from app.models import ApiKey
+from app.ratelimit import count_submission
 from app.storage import Storage, make_storage
 
 
@@ -32,10 +33,19 @@ def storage() -> Storage:
     return make_storage(settings())
 
 
-def tenant_id() -> uuid.UUID:
-    """The tenant of the request's `Authorization: Bearer <key>`; 401 without a valid key."""
+# The web console's cookie: the API key, HttpOnly and SameSite=Strict, honoured only by the
+# pages a browser opens itself (a job's report and its artifacts), never by a change of state.
+CONSOLE_COOKIE = "soundscape_key"
+
+
+def api_key(allow_cookie: bool = False) -> ApiKey:
+    """The request's `Authorization: Bearer <key>` (or, with ``allow_cookie`` and no such
+    header, the console's cookie), looked up on every request (a revoked key is refused at
+    once); 401 without a valid key."""
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
+    if not header and allow_cookie and request.method in ("GET", "HEAD"):
+        scheme, key = "bearer", request.cookies.get(CONSOLE_COOKIE, "")
     if scheme.lower() != "bearer" or not key.strip():
         raise UnauthorizedError("send an API key as 'Authorization: Bearer <key>'")
     row = db().scalar(
@@ -43,4 +53,16 @@ def tenant_id() -> uuid.UUID:
     )
     if row is None:
         raise UnauthorizedError("the API key is not valid")
-    return row.tenant_id
+    return row
+
+
+def tenant_id(allow_cookie: bool = False) -> uuid.UUID:
+    """The tenant of the request's API key (see ``api_key``); 401 without a valid key."""
+    return api_key(allow_cookie).tenant_id
+
+
+def submitting_tenant_id() -> uuid.UUID:
+    """``tenant_id`` for a submission, counted against the key's rate limit (429 past it)."""
+    key = api_key()
+    count_submission(db(), settings(), key.id)
+    return key.tenant_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -10,11 +11,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_late
 from sqlalchemy import func, select, text
 
 from app.api import context as ctx
+from app.config import Settings
 from app.models import Job
 from app.queue import check_broker
 
 bp = Blueprint("health", __name__)
 
+# Dispatch intervals without a touch of the liveness file before the worker counts as down.
+WORKER_SILENT_AFTER = 3
 REQUESTS = Counter("soundscape_http_requests_total", "HTTP requests", ["method", "status"])
 JOBS = Gauge("soundscape_jobs", "Jobs by status", ["status"])
 
@@ -31,6 +35,8 @@ def readyz() -> tuple[dict[str, Any], int]:
         "broker": lambda: check_broker(ctx.settings()),
         "storage": lambda: ctx.storage().check(),
     }
+    if ctx.settings().embedded and ctx.settings().worker_alive_file.exists():
+        checks["worker"] = lambda: check_embedded_worker(ctx.settings())
     report: dict[str, str] = {}
     for name, check in checks.items():
         try:
@@ -40,6 +46,15 @@ def readyz() -> tuple[dict[str, Any], int]:
             report[name] = f"unavailable: {type(exc).__name__}"
     ready = all(value == "ok" for value in report.values())
     return {"status": "ready" if ready else "unavailable", "checks": report}, 200 if ready else 503
+
+
+def check_embedded_worker(settings: Settings) -> None:
+    """On the embedded default a live worker keeps its liveness file fresh; a stale file
+    means it died (``soundscape serve`` restarts it). No file: no worker was ever started
+    here, and the check is left out."""
+    age = time.time() - settings.worker_alive_file.stat().st_mtime
+    if age > WORKER_SILENT_AFTER * settings.dispatch_interval_seconds:
+        raise RuntimeError(f"no worker heartbeat for {age:.0f} s")
 
 
 @bp.get("/metrics")

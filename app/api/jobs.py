@@ -15,15 +15,17 @@ from app.jobsource import JobSource
 from app.links import artifact_links
 from app.models import Artifact, Job
 from app.outbound import check_url_source
+from app.reportpage import render_report_page
 from app.serializers import job_to_dict
 from app.services import jobs as service
+from app.validation import MAX_URL_CHARS, check_filename, check_metadata, check_text, parse_json
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 
 
 @bp.post("")
 def submit() -> tuple[dict[str, Any], int, dict[str, str]]:
-    tenant = ctx.tenant_id()
+    tenant = ctx.submitting_tenant_id()
     new, upload = _parse_submission()
     session = ctx.db()
     job = service.find_replay(session, tenant, new)
@@ -60,8 +62,8 @@ def cancel(job_id: str) -> dict[str, Any]:
 
 @bp.get("/<job_id>/artifacts/<name>")
 def artifact(job_id: str, name: str) -> WerkzeugResponse:
-    job = service.get_job(ctx.db(), ctx.tenant_id(), job_id)
-    row = ctx.db().scalar(select(Artifact).where(Artifact.job_id == job.id, Artifact.name == name))
+    job = service.get_job(ctx.db(), ctx.tenant_id(allow_cookie=True), job_id)
+    row = _find_artifact(job, name)
     if row is None:
         raise NotFoundError(f"job {job_id} has no artifact {name}")
     url = ctx.storage().url_for(row.key, ctx.settings().presign_expiry_seconds)
@@ -74,6 +76,24 @@ def artifact(job_id: str, name: str) -> WerkzeugResponse:
     )
 
 
+@bp.get("/<job_id>/report")
+def report(job_id: str) -> tuple[str, int, dict[str, str]]:
+    """The job as a self-contained HTML page: progress, the problem, or the whole report."""
+    job = service.get_job(ctx.db(), ctx.tenant_id(allow_cookie=True), job_id)
+    picture, row = None, _find_artifact(job, "timeline") if job.status == "succeeded" else None
+    if row is not None:
+        with ctx.storage().open(row.key) as fh:
+            picture = fh.read()
+    body = _render(job)
+    links = (body.get("result") or {}).get("artifacts") or {}
+    page = render_report_page(body, picture, audio_links=links, json_url=f"/v1/jobs/{job.id}")
+    return page, 200, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+
+
+def _find_artifact(job: Job, name: str) -> Artifact | None:
+    return ctx.db().scalar(select(Artifact).where(Artifact.job_id == job.id, Artifact.name == name))
+
+
 def _render(job: Job) -> dict[str, Any]:
     links = artifact_links(ctx.settings(), ctx.storage(), job.id, request.host_url)
     return job_to_dict(job, links)
@@ -83,19 +103,21 @@ def _parse_submission() -> tuple[service.NewJob, Any]:
     """Multipart with a `file` part, or JSON with a `source` URL or S3 key."""
     idem = request.headers.get("Idempotency-Key")
     if request.mimetype == "multipart/form-data":
-        upload = request.files.get("file")
+        files, form = _multipart()
+        upload = files.get("file")
         if upload is None:
             raise InvalidRequestError("multipart requests need a 'file' part")
+        raw_metadata = form.get("metadata")
         fields = {
-            "webhook_url": request.form.get("webhook_url"),
-            "metadata": _json_field(request.form.get("metadata")),
+            "webhook_url": form.get("webhook_url"),
+            "metadata": None if raw_metadata is None else parse_json(raw_metadata, "metadata"),
         }
-        source = JobSource.upload(upload.filename or "upload")
+        source = JobSource.upload(check_filename(upload.filename or "upload"))
         # The request is hashed only to recognise a repeat of an Idempotency-Key.
         digest = sha256_stream(upload.stream) if idem else ""
         new = _new_job(source, fields, idem, {"file": digest, **fields})
         return new, upload.stream
-    body = request.get_json(silent=True)
+    body = parse_json(request.get_data(), "the request body") if request.is_json else None
     if not isinstance(body, dict):
         raise InvalidRequestError("send multipart/form-data with a 'file', or a JSON object")
     new = _new_job(_parse_source(body.get("source")), body, idem, body)
@@ -108,6 +130,7 @@ def _parse_source(source: Any) -> JobSource:
     ((kind, value),) = source.items()
     if kind not in ("url", "s3_key") or not isinstance(value, str) or not value:
         raise InvalidRequestError("source must be {'url': '...'} or {'s3_key': '...'}")
+    check_text(value, f"source.{kind}", MAX_URL_CHARS if kind == "url" else 1024)
     return JobSource.from_json({"kind": kind, kind: value})
 
 
@@ -118,9 +141,9 @@ def _new_job(
     if webhook is not None:
         if not isinstance(webhook, str):
             raise InvalidRequestError("webhook_url must be an http(s) URL")
+        check_text(webhook, "webhook_url", MAX_URL_CHARS)
         check_url_source(webhook, ctx.settings().allow_private_urls, field="webhook_url")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise InvalidRequestError("metadata must be a JSON object")
+    metadata = check_metadata(metadata)
     if idem is not None and not 1 <= len(idem) <= 255:
         raise InvalidRequestError("Idempotency-Key must be 1 to 255 characters")
     return service.NewJob(
@@ -132,12 +155,15 @@ def _new_job(
     )
 
 
-def _json_field(raw: str | None) -> Any:
-    import json
-
-    if raw is None:
-        return None
+def _multipart() -> tuple[Any, Any]:
+    """The parts of a multipart body; a body Werkzeug cannot parse is a 400 that says why
+    (the app's form parser is strict, see app.api.StrictFormDataParser)."""
     try:
-        return json.loads(raw)
-    except ValueError:
-        raise InvalidRequestError("metadata must be a JSON object") from None
+        return request.files, request.form
+    except UnicodeDecodeError:
+        raise InvalidRequestError(
+            "a multipart part header is not UTF-8 (a file name in another encoding?); "
+            "send the file name in UTF-8"
+        ) from None
+    except ValueError as exc:
+        raise InvalidRequestError(f"the multipart body cannot be parsed ({exc})") from None

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint
 
 from app.api import artists_openapi
+from app.api.openapi_batches import BATCH_PATHS, BATCH_SCHEMAS
 from app.models import JOB_STATUSES
 
 bp = Blueprint("openapi", __name__)
@@ -95,7 +96,7 @@ PATHS: dict[str, Any] = {
                     "headers": {"Location": {"schema": {"type": "string"}}},
                     "content": _JOB,
                 },
-                **_errors(400, 401, 404, 413, 415, 422, 503),
+                **_errors(400, 401, 404, 413, 415, 422, 429, 503),
             },
         },
         "get": {
@@ -127,7 +128,7 @@ PATHS: dict[str, Any] = {
                         }
                     },
                 },
-                **_errors(400, 401),
+                **_errors(400, 401, 503),
             },
         },
     },
@@ -135,7 +136,10 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "Poll a job",
             "parameters": [_JOB_ID],
-            "responses": {"200": {"description": "The job", "content": _JOB}, **_errors(401, 404)},
+            "responses": {
+                "200": {"description": "The job", "content": _JOB},
+                **_errors(401, 404, 503),
+            },
         }
     },
     "/v1/jobs/{job_id}/cancel": {
@@ -144,13 +148,46 @@ PATHS: dict[str, Any] = {
             "parameters": [_JOB_ID],
             "responses": {
                 "200": {"description": "The canceled job", "content": _JOB},
-                **_errors(401, 404, 409),
+                **_errors(401, 404, 409, 503),
             },
+        }
+    },
+    "/v1/jobs/{job_id}/report": {
+        "get": {
+            "summary": "The job as a self-contained HTML page: progress, problem or report",
+            "description": "Also authorised by the web console's cookie (set by /console/session).",
+            "parameters": [_JOB_ID],
+            "responses": {
+                "200": {"description": "HTML", "content": {"text/html": {}}},
+                **_errors(401, 404),
+            },
+        }
+    },
+    "/": {
+        "get": {
+            "summary": "The web console (HTML): paste a key, upload tracks, open reports",
+            "security": [],
+            "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}},
+        }
+    },
+    "/console/session": {
+        "post": {
+            "summary": "Check the Bearer key and set the console cookie (HttpOnly, SameSite=Strict)"
+            " that report pages and artifact downloads accept",
+            "responses": {"204": {"description": "cookie set"}, **_errors(401)},
+        }
+    },
+    "/console/logout": {
+        "post": {
+            "summary": "Clear the console cookie",
+            "security": [],
+            "responses": {"204": {"description": "cookie cleared"}},
         }
     },
     "/v1/jobs/{job_id}/artifacts/{name}": {
         "get": {
-            "summary": "Download an artifact (a redirect to a presigned URL on S3)",
+            "summary": "Download an artifact (a redirect to a presigned URL on S3); "
+            "also authorised by the console's cookie",
             "parameters": [
                 _JOB_ID,
                 {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
@@ -158,7 +195,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": {"description": "The file"},
                 "302": {"description": "Presigned URL"},
-                **_errors(401, 404),
+                **_errors(401, 404, 503),
             },
         }
     },
@@ -207,6 +244,7 @@ SCHEMAS: dict[str, Any] = {
             "progress": {"type": "number", "minimum": 0, "maximum": 1},
             "source": {"type": "object"},
             "metadata": {"type": ["object", "null"]},
+            "batch_id": {"type": ["string", "null"], "format": "uuid"},
             "error": {"oneOf": [{"$ref": "#/components/schemas/Problem"}, {"type": "null"}]},
             "result": {
                 "type": ["object", "null"],
@@ -228,9 +266,9 @@ def spec() -> dict[str, Any]:
             "version": "1",
             "description": "Scans music for AI deepfakes: cloned vocals and generated songs.",
         },
-        "paths": {**PATHS, **artists_openapi.PATHS},
+        "paths": PATHS | BATCH_PATHS | artists_openapi.PATHS,
         "components": {
-            "schemas": {**SCHEMAS, **artists_openapi.SCHEMAS},
+            "schemas": SCHEMAS | BATCH_SCHEMAS | artists_openapi.SCHEMAS,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],

@@ -19,11 +19,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("app.cli.serve", "run the API and a worker on the embedded default"),
     "worker": ("app.cli.worker", "run a Celery worker"),
     "db": ("app.cli.db", "database migrations"),
-    "keys": ("app.cli.keys", "create API keys for tenants"),
+    "keys": ("app.cli.keys", "create, list and revoke API keys"),
+    "batch": ("app.cli.batch", "submit a folder or manifest as a batch; status, results"),
     "weights": ("app.cli.weights", "list, verify and fetch model weights"),
     "evaluate": ("app.cli.evaluate", "score a labelled data set and print EER/AUC"),
     "data": ("app.cli.data", "build the real-music corpus and evaluation sets of fakes"),
     "train": ("app.cli.train", "train the full-mix synthetic-music detector on a corpus"),
+    "make-partial": ("app.cli.make_partial", "write partially synthetic tracks and their regions"),
+    "evaluate-localization": (
+        "app.cli.evaluate_localization",
+        "segment and event F1 of the synthetic regions found in partial fakes",
+    ),
 }
 
 

@@ -17,7 +17,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print exactly the report object on stdout, nothing else",
     )
-    parser.add_argument("--out", type=Path, help="copy the artifacts (canonical audio, stems) here")
+    parser.add_argument(
+        "--out", type=Path, help="copy the artifacts (canonical audio, stems, timeline PNG) here"
+    )
+    parser.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="also write the report page (what GET /v1/jobs/{id}/report shows) to FILE; "
+        "with --out its audio players play the copied stems",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,9 +43,33 @@ def run(args: argparse.Namespace) -> int:
     gallery = local_gallery(load_settings())
     with tempfile.TemporaryDirectory(prefix="soundscape-analyze-") as tmp:
         settings = load_settings(data_dir=Path(tmp), database_url="", broker_url="", storage_url="")
-        report = analyze_file(args.path, settings, args.out, gallery)
+        out = args.out or (Path(tmp) / "export" if args.html else None)
+        report = analyze_file(args.path, settings, out, gallery)
+        if args.html:
+            write_html(args.html, args.path, report, keep_links=args.out is not None)
+        if args.out is None:
+            report["artifacts"] = {}
     print(json.dumps(report, indent=2) if args.json else summarize(args.path, report))
     return 0
+
+
+def write_html(target: Path, source: Path, report: dict[str, Any], keep_links: bool) -> None:
+    """The report page of an inline analysis; audio links are relative to ``target``."""
+    import os
+    from urllib.request import pathname2url
+
+    from app.reportpage import render_report_page
+
+    artifacts = report.get("artifacts", {})
+    picture = Path(artifacts["timeline"]).read_bytes() if "timeline" in artifacts else None
+    links = {}
+    if keep_links:
+        base = target.resolve().parent
+        links = {n: pathname2url(os.path.relpath(p, base)) for n, p in artifacts.items()}
+    job = {"id": None, "status": "succeeded", "source": {"filename": source.name}, "result": report}
+    hint = "" if keep_links else "run analyze with --out DIR to keep the audio beside the page"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_report_page(job, picture, audio_links=links, audio_hint=hint))
 
 
 def summarize(path: Path, report: dict[str, Any]) -> str:

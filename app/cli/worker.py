@@ -6,7 +6,11 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--queues", default="cpu,gpu", help="comma-separated (default: cpu,gpu)")
+    parser.add_argument(
+        "--queues",
+        default="cpu,gpu",
+        help="comma-separated (default: cpu,gpu); each comes with its batch queue (cpu-batch...)",
+    )
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument(
         "--beat",
@@ -18,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from app.config import load_settings
+    from app.queue import worker_queues
     from workers.celery_app import app
 
     load_settings().data_dir.mkdir(parents=True, exist_ok=True)  # scratch and beat schedule
@@ -25,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     argv = [
         "worker",
         "-Q",
-        args.queues,
+        ",".join(worker_queues(args.queues.split(","))),
         "-c",
         str(args.concurrency),
         "-l",

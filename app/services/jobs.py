@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,10 +30,11 @@ from app.formats import SNIFF_BYTES, sniff_format
 from app.jobsource import JobSource
 from app.models import ANALYSIS, JOB_STATUSES, TERMINAL_STATUSES, Job, utcnow
 from app.outbound import check_url_source
-from app.queue import enqueue_job, enqueue_webhook
+from app.queue import enqueue_batch_advance, enqueue_job, enqueue_webhook
 from app.storage import Storage, job_key
 
 MAX_PAGE = 100
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,10 @@ def _queue(
         if replay is None:
             raise
         return replay
+    except Exception:
+        session.rollback()
+        _discard(storage, stored)  # nothing stays in storage without its row
+        raise
     try:
         enqueue_job(settings, str(job.id))
     except (KombuOperationalError, OSError) as exc:
@@ -147,8 +153,13 @@ def _queue(
 
 
 def _discard(storage: Storage, key: str | None) -> None:
-    if key is not None:
+    """Best effort: what cannot be deleted now is deleted by the orphan sweep within hours."""
+    if key is None:
+        return
+    try:
         storage.delete(key)
+    except Exception:  # noqa: BLE001 - the original failure is what the client must hear
+        log.warning("could not delete %s now; the orphan sweep will", key, exc_info=True)
 
 
 def check_s3_source(storage: Storage, tenant_id: uuid.UUID, key: str, max_bytes: int) -> None:
@@ -210,6 +221,8 @@ def cancel_job(session: Session, settings: Settings, tenant_id: uuid.UUID, job_i
         raise ConflictError(f"job {job_id} already {job.status}; it can no longer be canceled")
     if canceled and job.webhook_url:
         enqueue_webhook(settings, str(job.id))
+    if canceled and job.batch_id is not None:
+        enqueue_batch_advance(settings, str(tenant_id), str(job.batch_id))
     return job
 
 

@@ -147,6 +147,9 @@ def test_a_json_submission_needs_exactly_one_source(client, api_key):
         "http://169.254.169.254/latest/meta-data",
         "http://10.1.2.3/a.mp3",
         "http://0x7f.1/a.mp3",
+        "http://[::127.0.0.1]/a.mp3",
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data",
+        "http://[2002:7f00:1::]/a.mp3",
     ],
 )
 def test_urls_into_private_networks_are_refused(client, api_key, url):
@@ -258,7 +261,8 @@ def test_metrics_expose_job_counts(client, api_key, wav_bytes):
     assert 'soundscape_jobs{status="queued"} 1.0' in text
 
 
-def test_a_webhook_url_into_a_private_network_is_refused(client, api_key, wav_bytes):
-    response = upload(client, api_key, wav_bytes, webhook_url="http://10.0.0.8/hook")
+@pytest.mark.parametrize("url", ["http://10.0.0.8/hook", "http://[64:ff9b::7f00:1]/hook"])
+def test_a_webhook_url_into_a_private_network_is_refused(client, api_key, wav_bytes, url):
+    response = upload(client, api_key, wav_bytes, webhook_url=url)
     assert response.status_code == 400
     assert "webhook_url resolves to a non-public address" in response.get_json()["detail"]

@@ -158,6 +158,25 @@ def test_a_reference_needs_a_file_or_a_source(client, api_key):
     assert client.post(path, json=private, headers=auth(api_key)).status_code == 400
 
 
+def test_reference_uploads_count_against_the_keys_rate_limit(migrated_settings, api_key, wav_bytes):
+    from dataclasses import replace
+
+    from app import create_app
+
+    client = create_app(replace(migrated_settings, rate_limit_submissions=1)).test_client()
+    artist = create(client, api_key).get_json()
+    assert add_reference(client, api_key, artist["id"], wav_bytes).status_code == 202
+    refused = add_reference(client, api_key, artist["id"], wav_bytes, name="again.wav")
+    assert refused.status_code == 429 and refused.get_json()["code"] == "rate_limited"
+    assert "Retry-After" in refused.headers
+
+
+def test_a_reference_file_name_is_checked_as_a_jobs_is(client, api_key, wav_bytes):
+    artist = create(client, api_key).get_json()
+    response = add_reference(client, api_key, artist["id"], wav_bytes, name="a" * 300 + ".wav")
+    assert response.status_code == 400 and response.get_json()["code"] == "invalid_request"
+
+
 def enrol(settings, reference_id: str, vector: list[float], sha256: str) -> None:
     with session_scope(settings.database_url) as session:
         enroll_reference(session, uuid.UUID(reference_id), vector, 10.0, sha256)

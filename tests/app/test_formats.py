@@ -3,7 +3,7 @@
 import pytest
 
 from app.errors import EmptyAudioError, NotAudioError, UnsupportedFormatError
-from app.formats import sniff_format
+from app.formats import SNIFF_BYTES, sniff_format, wav_length_unknown
 from tests.conftest import make_tone_file
 
 
@@ -47,3 +47,13 @@ def test_non_audio_content_is_refused_as_not_audio(head):
 def test_known_but_unsupported_audio_is_named(tmp_path):
     with pytest.raises(UnsupportedFormatError, match="MIDI"):
         sniff_format(b"MThd\x00\x00\x00\x06\x00\x01")
+
+
+def test_a_wav_of_unknown_length_is_told_from_a_sized_one(tmp_path, ffmpeg):
+    sized = make_tone_file(tmp_path / "tone.wav", seconds=0.5).read_bytes()[:SNIFF_BYTES]
+    assert not wav_length_unknown(sized)
+    for field in (slice(4, 8), slice(sized.index(b"data") + 4, sized.index(b"data") + 8)):
+        piped = bytearray(sized)
+        piped[field] = b"\xff\xff\xff\xff"
+        assert wav_length_unknown(bytes(piped))
+    assert not wav_length_unknown(b"RF64\xff\xff\xff\xffWAVE")

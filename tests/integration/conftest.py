@@ -52,7 +52,8 @@ def postgres_url() -> Iterator[str]:
             conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError as exc:
         pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({exc}); start it first")
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    server = PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0]
+    yield f"{server}/{name}"
     from app.db import get_engine
 
     get_engine.cache_clear()
@@ -181,13 +182,10 @@ class Stack:
                     os.killpg(proc.pid, signal.SIGKILL)
 
 
-@pytest.fixture(scope="session")
-def stack(postgres_url, redis_url, s3_endpoint, tmp_path_factory) -> Iterator[Stack]:
-    import boto3
-
-    from app.db import upgrade
-
-    data_dir = tmp_path_factory.mktemp("stack")
+def stack_env(
+    data_dir: Path, postgres_url: str, redis_url: str, s3_endpoint: str, **overrides: str
+) -> dict[str, str]:
+    """The environment of a deployment on the given servers; ``overrides`` are settings."""
     env = {
         **os.environ,
         "AWS_ACCESS_KEY_ID": "test",
@@ -195,30 +193,46 @@ def stack(postgres_url, redis_url, s3_endpoint, tmp_path_factory) -> Iterator[St
         "AWS_DEFAULT_REGION": "us-east-1",
         "PYTHONUNBUFFERED": "1",
     }
-    env |= {
-        "SOUNDSCAPE_" + key.upper(): value
-        for key, value in {
-            "data_dir": str(data_dir),
-            "database_url": postgres_url,
-            "broker_url": redis_url,
-            "storage_url": f"s3://{BUCKET}/it",
-            "s3_endpoint_url": s3_endpoint,
-            "weights_dir": str(WEIGHTS_DIR),
-            "device": "cpu",
-            "allow_private_urls": "true",
-            # Short limits so a killed worker's message comes back within seconds.
-            "visibility_timeout": "45",
-            "stage_soft_time_limit": "30",
-            "stage_hard_time_limit": "40",
-            "webhook_backoff_seconds": "0.5",
-        }.items()
+    values = {
+        "data_dir": str(data_dir),
+        "database_url": postgres_url,
+        "broker_url": redis_url,
+        "storage_url": f"s3://{BUCKET}/it",
+        "s3_endpoint_url": s3_endpoint,
+        "weights_dir": str(WEIGHTS_DIR),
+        "device": "cpu",
+        "allow_private_urls": "true",
+        # Short limits so a killed worker's message comes back within seconds.
+        "visibility_timeout": "45",
+        "stage_soft_time_limit": "30",
+        "stage_hard_time_limit": "40",
+        "webhook_backoff_seconds": "0.5",
+        **overrides,
     }
+    return env | {"SOUNDSCAPE_" + key.upper(): value for key, value in values.items()}
+
+
+def start_stack(env: dict[str, str], data_dir: Path) -> Stack:
+    """Create the bucket, migrate, start gunicorn and a worker."""
+    import boto3
+
+    from app.db import upgrade
+
     os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
     settings = load_settings(env)
-    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=BUCKET)
-    upgrade(postgres_url)
+    s3 = boto3.client("s3", endpoint_url=settings.s3_endpoint_url)
+    if BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=BUCKET)
+    upgrade(settings.database_url)
     running = Stack(env, settings, data_dir)
     running.start_api()
     running.start_worker()
+    return running
+
+
+@pytest.fixture(scope="session")
+def stack(postgres_url, redis_url, s3_endpoint, tmp_path_factory) -> Iterator[Stack]:
+    data_dir = tmp_path_factory.mktemp("stack")
+    running = start_stack(stack_env(data_dir, postgres_url, redis_url, s3_endpoint), data_dir)
     yield running
     running.stop()

@@ -29,9 +29,8 @@ def make_job(url: str, status: str = "running", **fields) -> uuid.UUID:
             tenant_id=tenant.id,
             status=status,
             progress=0.0,
-            attempts=0,
             source={"kind": "upload"},
-            **fields,
+            **{"attempts": 0, **fields},
         )
         session.add(job)
         session.flush()
@@ -60,20 +59,48 @@ def test_begin_stage_skips_finished_jobs(db):
 
 
 def test_a_stage_that_keeps_crashing_its_worker_is_stopped(db):
-    job_id = make_job(db)
+    job_id = make_job(db, next_stage="separate")
     with session_scope(db) as session:
+        # silent_after=0: every earlier start's worker counts as dead, as after a crash
         for _ in range(jobstate.MAX_STAGE_ATTEMPTS):
-            assert jobstate.begin_stage(session, job_id, "separate", 0.25) is not None
+            assert jobstate.begin_stage(session, job_id, "separate", 0.25, silent_after=0)
         with pytest.raises(jobstate.TooManyAttemptsError):
-            jobstate.begin_stage(session, job_id, "separate", 0.25)
+            jobstate.begin_stage(session, job_id, "separate", 0.25, silent_after=0)
 
 
 def test_moving_to_the_next_stage_resets_the_attempts(db):
-    job_id = make_job(db)
+    job_id = make_job(db, next_stage="ingest")
     with session_scope(db) as session:
         jobstate.begin_stage(session, job_id, "ingest", 0.0)
-        jobstate.begin_stage(session, job_id, "ingest", 0.0)
+        jobstate.begin_stage(session, job_id, "ingest", 0.0, silent_after=0)
+        jobstate.save_stage_output(session, job_id, "ingest", {}, next_stage="separate")
         jobstate.begin_stage(session, job_id, "separate", 0.25)
+        job = session.get(Job, job_id)
+        assert job is not None and job.attempts == 1 and job.stage == "separate"
+
+
+def test_a_stage_output_and_its_successor_due_are_one_write(db):
+    job_id = make_job(db, next_stage="ingest")
+    with session_scope(db) as session:
+        jobstate.begin_stage(session, job_id, "ingest", 0.0)
+        job = session.get(Job, job_id)
+        assert job is not None and job.next_stage is None and job.heartbeat_at is not None
+        jobstate.save_stage_output(session, job_id, "ingest", {"a": 1}, next_stage="separate")
+        session.refresh(job)
+        assert (job.next_stage, job.dispatched_at, job.heartbeat_at) == ("separate", None, None)
+
+
+def test_duplicate_and_late_stage_messages_are_dropped(db):
+    job_id = make_job(db, next_stage="ingest")
+    with session_scope(db) as session:
+        assert jobstate.begin_stage(session, job_id, "ingest", 0.0)
+        # a second copy of the message while a live worker runs the stage
+        assert jobstate.begin_stage(session, job_id, "ingest", 0.0) is None
+        jobstate.save_stage_output(session, job_id, "ingest", {}, next_stage="separate")
+        # a late copy once the stage is done, and a message for a stage not due
+        assert jobstate.begin_stage(session, job_id, "ingest", 0.0, silent_after=0) is None
+        assert jobstate.begin_stage(session, job_id, "detect", 0.5, silent_after=0) is None
+        assert jobstate.begin_stage(session, job_id, "separate", 0.25)
         job = session.get(Job, job_id)
         assert job is not None and job.attempts == 1
 
@@ -126,12 +153,12 @@ def test_queued_jobs_left_untouched_are_claimed_once_for_a_resend(db):
     assert stuck not in again
 
 
-def test_a_stage_retried_after_a_transient_error_is_not_counted_as_a_crash(db):
-    job_id = make_job(db)
+def test_a_stage_retried_after_a_transient_error_runs_and_is_not_counted_as_a_crash(db):
+    job_id = make_job(db, next_stage="detect")
     with session_scope(db) as session:
         jobstate.begin_stage(session, job_id, "detect", 0.5)
         for _ in range(5):
-            jobstate.begin_stage(session, job_id, "detect", 0.5, count_attempt=False)
+            assert jobstate.begin_stage(session, job_id, "detect", 0.5, count_attempt=False)
         job = session.get(Job, job_id)
         assert job is not None and job.attempts == 1
 

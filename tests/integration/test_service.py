@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import http.server
 import json
 import subprocess
@@ -34,7 +35,7 @@ from tests.conftest import SONG, SPEECH
 from tests.integration.conftest import BUCKET, Stack, wait_until
 
 pytestmark = pytest.mark.integration
-STAGES = ["ingest", "separate", "identify", "detect", "finalize"]
+STAGES = ["ingest", "separate", "identify", "detect", "localize", "finalize"]
 
 
 @pytest.fixture(scope="module")
@@ -139,9 +140,10 @@ def test_an_upload_is_processed_to_a_report_with_rows_and_objects(stack, key, au
         "canonical.flac",
         "vocals.flac",
         "accompaniment.flac",
+        "timeline.png",
     }
     assert count_rows(stack, Track, job["id"]) == 1
-    assert count_rows(stack, Artifact, job["id"]) == 3
+    assert count_rows(stack, Artifact, job["id"]) == 4
     with session_scope(stack.settings.database_url) as session:
         stages = set(
             session.scalars(
@@ -149,6 +151,29 @@ def test_an_upload_is_processed_to_a_report_with_rows_and_objects(stack, key, au
             )
         )
     assert stages == set(STAGES)
+
+
+def test_the_report_has_regions_a_timeline_picture_and_an_html_page(
+    stack, key, audio_dir, tmp_path
+):
+    path = excerpt(audio_dir, tmp_path, SPEECH[2], 0, 5)
+    job = poll(stack, key, submit_file(stack, key, path)["id"], {"succeeded", "failed"})
+    assert job["status"] == "succeeded", job["error"]
+    report = job["result"]
+    assert isinstance(report["regions"], list)
+    assert report["localization"]["thresholds"]["mixture"] == {"on": 0.995, "off": 0.95}
+    assert "vocals" in report["localization"]["not_localized"]
+    picture = requests.get(report["artifacts"]["timeline"], timeout=30)
+    assert picture.status_code == 200 and picture.content[:8] == b"\x89PNG\r\n\x1a\n"
+    page = requests.get(
+        f"{stack.api_url}/v1/jobs/{job['id']}/report",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    )
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    inline = base64.b64encode(picture.content).decode()
+    assert f"data:image/png;base64,{inline}" in page.text
+    assert report["verdict"].replace("_", " ") in page.text
 
 
 def test_artifact_links_are_presigned_and_download_the_flac(stack, key, audio_dir, tmp_path):
@@ -275,6 +300,7 @@ def test_a_worker_killed_mid_stage_is_replaced_and_the_job_finishes_once(
         "canonical.flac",
         "vocals.flac",
         "accompaniment.flac",
+        "timeline.png",
     }
     time.sleep(2)
     assert poll(stack, key, job_id, {"succeeded"})["finished_at"] == job["finished_at"]
@@ -348,3 +374,18 @@ def test_readiness_sees_postgres_redis_and_s3(stack):
         "status": "ready",
         "checks": {"database": "ok", "broker": "ok", "storage": "ok"},
     }
+
+
+def test_a_started_job_finishes_before_the_next_job_starts(stack, key, audio_dir, tmp_path):
+    # One worker: later stages outrank earlier ones and every stage outranks a job's start,
+    # so a burst runs job after job instead of interleaving every chain.
+    clip = excerpt(audio_dir, tmp_path, SPEECH[2], 0, 2)
+    ids = [submit_file(stack, key, clip)["id"] for _ in range(3)]
+    for job_id in ids:
+        assert poll(stack, key, job_id, {"succeeded", "failed"})["status"] == "succeeded"
+    with session_scope(stack.settings.database_url) as session:
+        jobs = [session.get(Job, uuid.UUID(job_id)) for job_id in ids]
+    spans = sorted((job.started_at, job.finished_at) for job in jobs if job is not None)
+    assert len(spans) == 3
+    for (_, finished), (started, _) in zip(spans, spans[1:], strict=False):
+        assert started >= finished

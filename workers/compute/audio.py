@@ -62,18 +62,28 @@ def decode_file(
     sample_rate: int,
     channels: int,
     max_seconds: float | None = None,
+    strict: bool = True,
 ) -> np.ndarray:
     """Decode any supported file to float32 (channels, n), C-contiguous, at ``sample_rate``.
 
     ffmpeg resamples (soxr) and up/down-mixes. ``-xerror`` turns decoding errors inside the
-    stream (truncation, corrupt frames) into a CorruptAudioError instead of silence.
+    stream (truncation, corrupt frames) into a CorruptAudioError instead of silence;
+    ``strict=False`` leaves it out, for streams whose short last packet is no error.
     ffmpeg writes raw samples to a temporary file (under TMPDIR) rather than a pipe: its
     size gives the length up front, so the result is filled in place and peak memory is
     about one decoded copy, not the three a captured pipe and a transpose would take.
     """
     with tempfile.TemporaryDirectory(prefix="soundscape-decode-") as tmp:
         raw = Path(tmp) / "samples.f32"
-        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-xerror", "-i", str(path)]
+        cmd = [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            *(["-xerror"] if strict else []),
+            "-i",
+            str(path),
+        ]
         if max_seconds is not None:
             cmd += ["-t", f"{max_seconds:.3f}"]
         cmd += [

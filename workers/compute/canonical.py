@@ -16,7 +16,7 @@ from app.errors import (
     TooLongError,
     TooShortError,
 )
-from app.formats import SNIFF_BYTES, sniff_format
+from app.formats import SNIFF_BYTES, sniff_format, wav_length_unknown
 from app.hashing import sha256_file
 from workers.compute.audio import decode_file, probe_file
 
@@ -62,13 +62,19 @@ def ingest_file(path: Path, max_duration: float, min_duration: float = 0.5) -> I
     if size == 0:
         raise EmptyAudioError("the file is empty (0 bytes)")
     with path.open("rb") as fh:
-        fmt = sniff_format(fh.read(SNIFF_BYTES))
+        head = fh.read(SNIFF_BYTES)
+    fmt = sniff_format(head)
     if fmt in ("ogg", "opus"):
         _check_ogg_complete(path)
     probe = probe_file(path)
     if probe.duration_seconds and probe.duration_seconds > max_duration + 1.0:
         raise TooLongError(_too_long(probe.duration_seconds, max_duration))
-    samples = decode_file(path, CANONICAL_RATE, CANONICAL_CHANNELS, max_seconds=max_duration + 1.0)
+    # A WAV written to a pipe declares no length: its last packet is short by design, which
+    # ffmpeg's strict mode calls corrupt, and no declared length exists to be cut short of.
+    strict = not (fmt == "wav" and wav_length_unknown(head))
+    samples = decode_file(
+        path, CANONICAL_RATE, CANONICAL_CHANNELS, max_seconds=max_duration + 1.0, strict=strict
+    )
     duration = samples.shape[1] / CANONICAL_RATE
     _check_duration(duration, probe.duration_seconds, max_duration, min_duration)
     peak = _peak_dbfs(samples)

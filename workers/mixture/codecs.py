@@ -56,6 +56,7 @@ REGISTRY: tuple[Condition, ...] = (
     Condition("opus-96", "libopus", ("-b:a", "96k", "-af", _soxr(OPUS_RATE)), ".opus"),
     Condition("vorbis-q2", "libvorbis", ("-q:a", "2"), ".ogg"),
     Condition("vorbis-q6", "libvorbis", ("-q:a", "6"), ".ogg"),
+    Condition("rate-16000", None, band_rate=16000),
     Condition("rate-22050", None, band_rate=22050),
     Condition("rate-32000", None, band_rate=32000),
 )

@@ -2,15 +2,19 @@
 
 Sources: the soundtracks of Debian game-music packages (fetched with `apt-get download`, which
 needs no root, and unpacked with `dpkg-deb -x`, which installs nothing) and the music in the
-project's shared folder. Files shorter than `MIN_MUSIC_SECONDS` are sound effects and are
-dropped, as are files whose content (sha256) was already taken. Every kept track is decoded to
+project's shared folder. Files of at least `MIN_MUSIC_SECONDS` are music (`kind` "music");
+shorter ones down to `MIN_OTHER_SECONDS` are the packages' recorded and synthesised sound
+effects (`kind` "other"): real, human-made audio that is not music, so that the detector learns
+that sparse, quiet or band-limited content is not a decoder artefact. The speech, bird and whale
+recordings of the shared folder are kind "other" too. Files whose content (sha256) was already
+taken are dropped. Every kept track is decoded to
 44.1 kHz stereo 16-bit FLAC as `DIR/audio/<track_id>.flac`; `DIR/manifest.json` lists one
 `TrackRecord` per track and `DIR/debs/` keeps the downloaded packages, so a rerun downloads and
 decodes nothing it already has.
 
 Split rule, by track, deterministic from `seed`:
 
-- Debian tracks, package by package: rank the package's tracks by sha256 of
+- Debian tracks, package by package and kind by kind: rank the package's tracks by sha256 of
   "<seed>:<track_id>"; the track at rank i of n sits at (i + 0.5) / n and goes to `train` below
   0.55, `validation` below 0.70, else `calibration`. Stratifying by package keeps every
   soundtrack near 55 / 15 / 30 % (a plain per-track hash left validation at 9 % of the hours);
@@ -19,6 +23,8 @@ Split rule, by track, deterministic from `seed`:
   the first goes to `validation`; of the rest, the first Jonathan Coulton song and the first
   song by anyone else go to `train`; all others (at least 5 of 8) go to `calibration`.
 - Other shared vocal music (Karissa Hobbs) goes to `calibration`.
+- Shared recordings that are not music (speech, bird, whale) go to `calibration`: held out
+  from training, they measure false positives on content the detector never learned from.
 - Shared instrumentals, ranked by the hash: every third from the first goes to `validation`,
   the others to `calibration`.
 """
@@ -59,10 +65,20 @@ SHARED_MUSIC: tuple[str, ...] = (
     "sorohanro_-_solo-trumpet-06.ogg",
 )
 """Music in `<shared>/audio`; the speech, bird and whale recordings there are not music."""
+SHARED_OTHER: tuple[str, ...] = (
+    "198-209-0000.ogg",
+    "3436-172162-0000.ogg",
+    "5703-47212-0000.ogg",
+    "456440__inspectorj__bird-whistling-robin-single-13.ogg",
+    "glacier-bay-humpback.ogg",
+)
+"""Real recordings in `<shared>/audio` that are not music: LibriSpeech speech, a bird, a whale."""
 SHARED_VOCAL_MUSIC = frozenset({"Karissa_Hobbs_-_Lets_Go_Fishin.ogg"})
 SONGS_FOLDER = "songs"
 AUDIO_SUFFIXES = frozenset({".ogg", ".opus", ".mp3", ".wav", ".flac", ".xm", ".it", ".s3m", ".mod"})
 MIN_MUSIC_SECONDS = 30.0
+MIN_OTHER_SECONDS = 2.0
+MUSIC, OTHER = "music", "other"
 SPLITS: tuple[str, ...] = ("train", "validation", "calibration")
 DEBIAN_SPLIT_BOUNDS: tuple[tuple[float, str], ...] = ((0.55, "train"), (0.70, "validation"))
 MANIFEST = "manifest.json"
@@ -106,6 +122,8 @@ class TrackRecord:
     """Of the original file, before decoding."""
     has_vocals: bool
     split: str
+    kind: str = MUSIC
+    """MUSIC, or OTHER for real recordings that are not music (sound effects, speech, nature)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,6 +140,7 @@ class TrackRecord:
             sha256=str(data["sha256"]),
             has_vocals=bool(data["has_vocals"]),
             split=str(data["split"]),
+            kind=str(data.get("kind", MUSIC)),
         )
 
 
@@ -147,9 +166,10 @@ def hash_fraction(seed: int, track_id: str) -> float:
 def assign_splits(records: Sequence[TrackRecord], seed: int) -> list[TrackRecord]:
     """The records with `split` set by the rule in this module's docstring, in input order."""
     split_of: dict[str, str] = {}
-    for source in {r.source for r in records if r.source.startswith("debian:")}:
+    groups = {(r.source, r.kind) for r in records if r.source.startswith("debian:")}
+    for source, kind in groups:
         package = sorted(
-            (r.track_id for r in records if r.source == source),
+            (r.track_id for r in records if r.source == source and r.kind == kind),
             key=lambda track_id: hash_fraction(seed, track_id),
         )
         for rank, track_id in enumerate(package):
@@ -157,8 +177,11 @@ def assign_splits(records: Sequence[TrackRecord], seed: int) -> list[TrackRecord
             split_of[track_id] = next(
                 (name for bound, name in DEBIAN_SPLIT_BOUNDS if position < bound), "calibration"
             )
+    for record in records:
+        if record.source == "shared" and record.kind == OTHER:
+            split_of[record.track_id] = "calibration"
     ranked = sorted(
-        (r for r in records if r.source == "shared"),
+        (r for r in records if r.source == "shared" and r.kind == MUSIC),
         key=lambda r: hash_fraction(seed, r.track_id),
     )
     songs = [r for r in ranked if r.has_vocals and _is_song(r)]
@@ -188,10 +211,12 @@ def _is_coulton(record: TrackRecord) -> bool:
 
 
 def find_shared_music(shared_dir: Path) -> list[SourceFile]:
-    """The music in `<shared_dir>/audio` and every song in `<shared_dir>/audio/songs`."""
+    """The music in `<shared_dir>/audio`, every song in `<shared_dir>/audio/songs`, and the
+    recordings there that are not music (kind OTHER)."""
     audio = shared_dir / "audio"
     songs = sorted(p for p in (audio / SONGS_FOLDER).iterdir() if p.suffix in AUDIO_SUFFIXES)
-    paths = [audio / name for name in SHARED_MUSIC if (audio / name).is_file()] + songs
+    named = SHARED_MUSIC + SHARED_OTHER
+    paths = [audio / name for name in named if (audio / name).is_file()] + songs
     found = []
     for path in paths:
         name = path.relative_to(audio).as_posix()
@@ -208,6 +233,7 @@ def find_shared_music(shared_dir: Path) -> list[SourceFile]:
             sha256=sha256_file(path),
             has_vocals=vocals,
             split="",
+            kind=OTHER if name in SHARED_OTHER else MUSIC,
         )
         found.append(SourceFile(path, record))
     return found
@@ -260,16 +286,20 @@ def build_corpus(
 def _decode_new(
     found: Iterable[SourceFile], out_dir: Path, seen: set[str], say: Progress
 ) -> list[TrackRecord]:
-    """Decode the files long enough to be music and not yet seen; returns their records."""
+    """Decode the files not yet seen and long enough to be music, or kept as other real audio
+    (shared recordings always; package files from MIN_OTHER_SECONDS); returns their records."""
     fresh = []
     for source in found:
         if source.record.sha256 in seen:
             say(f"skip duplicate {source.record.original_path}")
             continue
         duration = probe_duration(source.path)
-        if duration is None or duration < MIN_MUSIC_SECONDS:
+        shared = source.record.source == "shared"
+        if duration is None or (duration < MIN_OTHER_SECONDS and not shared):
             continue
         seen.add(source.record.sha256)
+        if duration < MIN_MUSIC_SECONDS and not shared:
+            source = SourceFile(source.path, replace(source.record, kind=OTHER))
         fresh.append(source)
 
     def decode(source: SourceFile) -> TrackRecord:

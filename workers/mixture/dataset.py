@@ -21,7 +21,7 @@ import soundfile as sf
 
 from workers.mixture.codecs import apply_condition
 from workers.mixture.corpus import TrackRecord
-from workers.mixture.features import SAMPLE_RATE, track_frames
+from workers.mixture.features import SAMPLE_RATE, spectrogram_patch, track_frames
 from workers.mixture.generators import blend, generators_in, load_generator, random_blend_fraction
 from workers.mixture.model import WINDOW_SECONDS
 
@@ -47,11 +47,13 @@ class Example:
 
 @dataclass(frozen=True)
 class ExampleSet:
-    """Rows, their features (N, n_features) and baseline fingerprints (N, m), float32."""
+    """Rows, their features (N, n_features) and baseline fingerprints (N, m), float32, and the
+    CNN baseline's log-spectrogram patches (N, bins, frames) float16."""
 
     examples: tuple[Example, ...]
     features: np.ndarray
     fingerprints: np.ndarray
+    patches: np.ndarray
 
     @property
     def labels(self) -> np.ndarray:
@@ -63,7 +65,10 @@ class ExampleSet:
     def subset(self, mask: np.ndarray) -> ExampleSet:
         keep = np.flatnonzero(mask)
         return ExampleSet(
-            tuple(self.examples[i] for i in keep), self.features[keep], self.fingerprints[keep]
+            tuple(self.examples[i] for i in keep),
+            self.features[keep],
+            self.fingerprints[keep],
+            self.patches[keep],
         )
 
 
@@ -99,14 +104,14 @@ def read_excerpt(path: Path, start: float, seconds: float) -> np.ndarray:
     return np.ascontiguousarray(audio.T)
 
 
-def excerpt_features(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Features and baseline fingerprint of a whole excerpt (channels, n): one window."""
+def excerpt_features(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, baseline fingerprint and CNN patch of a whole excerpt (channels, n)."""
     mono = audio.mean(axis=0)
     frames, end = track_frames(mono), mono.size / SAMPLE_RATE
-    return frames.window(0.0, end), frames.fingerprint(0.0, end)
+    return frames.window(0.0, end), frames.fingerprint(0.0, end), spectrogram_patch(mono)
 
 
-Row = tuple[Example, tuple[np.ndarray, np.ndarray]]
+Row = tuple[Example, tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 
 def _excerpt_rows(job: tuple[Path, str, int, float, Recipe]) -> list[Row]:
@@ -173,6 +178,7 @@ def build_examples(
     flat = [row for rows in results for row in rows]
     return ExampleSet(
         tuple(e for e, _ in flat),
-        np.stack([f for _, (f, _) in flat]),
-        np.stack([p for _, (_, p) in flat]),
+        np.stack([f for _, (f, _, _) in flat]),
+        np.stack([p for _, (_, p, _) in flat]),
+        np.stack([s for _, (_, _, s) in flat]),
     )

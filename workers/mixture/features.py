@@ -51,6 +51,12 @@ PHASE_NFFT = 2048
 PHASE_HOP = 512
 PHASE_BANDS = ((0, 2000), (2000, 5000), (5000, 10000), (10000, 16000))
 PHASE_TOLERANCES = (0.02, 0.05, 0.1, 0.2, 0.5)  # in bins
+# The CNN baseline's input (Afchar et al., ICASSP 2025): log power of a short STFT over the
+# whole band, a centred crop of PATCH_FRAMES frames (1.5 s).
+PATCH_NFFT = 1024
+PATCH_HOP = 512
+PATCH_FRAMES = 128
+PATCH_BINS = PATCH_NFFT // 2
 # A peak must be within this many dB of its frame's loudest bin to count.
 PEAK_FLOOR_DB = 60.0
 _TINY = 1e-20
@@ -149,6 +155,21 @@ def fingerprint(power: np.ndarray) -> np.ndarray:
     band = band[: band.size - band.size % FINGERPRINT_POOL]
     pooled: np.ndarray = band.reshape(-1, FINGERPRINT_POOL).max(axis=1).astype(np.float32)
     return pooled
+
+
+def spectrogram_patch(mono: np.ndarray) -> np.ndarray:
+    """Log power (dB) of the centre PATCH_FRAMES frames, (PATCH_BINS, PATCH_FRAMES) float16;
+    a shorter signal is zero-padded at the end."""
+    need = (PATCH_FRAMES - 1) * PATCH_HOP + PATCH_NFFT
+    signal = np.asarray(mono, dtype=np.float32)
+    start = max(0, (signal.size - need) // 2)
+    signal = np.pad(signal[start : start + need], (0, max(0, need - signal.size)))
+    _, _, spec = stft(
+        signal, nperseg=PATCH_NFFT, noverlap=PATCH_NFFT - PATCH_HOP, boundary=None, padded=False
+    )
+    power = np.abs(spec[:PATCH_BINS, :PATCH_FRAMES]) ** 2
+    level: np.ndarray = (10.0 * np.log10(power + 1e-12)).astype(np.float16)
+    return level
 
 
 def phase_counts(signal: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from scipy.stats import beta
 
 from workers.compute.evaluation import choose_threshold, roc_auc
 from workers.compute.windows import aggregate_track_score
+from workers.mixture.cnn import fit_cnn, predict_cnn
 from workers.mixture.codecs import apply_condition, available_conditions
 from workers.mixture.corpus import TrackRecord, load_manifest
 from workers.mixture.dataset import (
@@ -54,17 +55,32 @@ SCORING_HOP_SECONDS = 1.0
 AUTHENTIC_MISS_RATE = 0.05
 
 
+FEATURES, FINGERPRINT, SPECTROGRAM = "features", "fingerprint", "spectrogram"
+
+
 @dataclass(frozen=True)
 class Candidate:
-    """One feature family and classifier shape compared by leave-one-family-out."""
+    """One input and classifier shape compared by leave-one-family-out.
+
+    ``input``: FEATURES (the detector's feature vector, ``columns`` of it), or one of the two
+    published baselines: FINGERPRINT (the position-bound residual spectrum, linear model) and
+    SPECTROGRAM (a small CNN on log-spectrogram patches, ``workers.mixture.cnn``). Only
+    FEATURES candidates can ship: the service scores windows from feature vectors.
+    """
 
     name: str
-    columns: slice | None  # None: the position-bound fingerprint baseline
+    columns: slice | None
     hidden: int = 0
+    input: str = FEATURES
+
+    @property
+    def shippable(self) -> bool:
+        return self.input == FEATURES
 
 
 CANDIDATES = (
-    Candidate("fingerprint-linear", None),
+    Candidate("fingerprint-linear", None, input=FINGERPRINT),
+    Candidate("cnn-logspec", None, input=SPECTROGRAM),
     Candidate("spectral-linear", SPECTRAL_COLUMNS),
     Candidate("phase-linear", PHASE_COLUMNS),
     Candidate("all-linear", slice(0, PHASE_COLUMNS.stop)),
@@ -79,6 +95,7 @@ class TrainConfig:
     generator_steps: int = DEFAULT_STEPS
     generator_fit_excerpts: int = 16
     classifier_steps: int = 600
+    cnn_epochs: int = 12
     target_fpr: float = 0.005
     max_tracks: int | None = None  # per split, for tiny test budgets
     calibration_seconds: float = 30.0
@@ -97,7 +114,10 @@ def fit_candidate(
     candidate: Candidate, rows: ExampleSet, config: TrainConfig
 ) -> Callable[[ExampleSet], np.ndarray]:
     """Fit ``candidate`` on ``rows``; returns its scorer of other rows."""
-    if candidate.columns is None:
+    if candidate.input == SPECTROGRAM:
+        cnn = fit_cnn(rows.patches, rows.labels, seed=config.seed, epochs=config.cnn_epochs)
+        return lambda other: predict_cnn(cnn, other.patches)
+    if candidate.input == FINGERPRINT:
         model = fit_classifier(
             rows.fingerprints,
             rows.labels,
@@ -149,6 +169,7 @@ class CalibrationItem:
     start: float
     condition: str
     has_vocals: bool
+    kind: str  # the track's kind: music, or other real audio (corpus.OTHER)
     features: np.ndarray  # (windows, n_features) at SCORING_HOP_SECONDS
 
 
@@ -160,7 +181,9 @@ def _calibration_item(job: tuple[Path, TrackRecord, float, float]) -> list[Calib
         coded = apply_condition(audio, SAMPLE_RATE, condition)
         windows = track_windows(coded.mean(axis=0), SCORING_HOP_SECONDS)
         items.append(
-            CalibrationItem(track.track_id, start, condition, track.has_vocals, windows.features)
+            CalibrationItem(
+                track.track_id, start, condition, track.has_vocals, track.kind, windows.features
+            )
         )
     return items
 
@@ -203,6 +226,7 @@ def calibration_scores(
                 "condition": item.condition,
                 "score": score,
                 "has_vocals": item.has_vocals,
+                "kind": item.kind,
             }
         )
     return out
@@ -231,10 +255,28 @@ def calibrate(
             "n": int(mask.sum()),
             "fpr": float((scores[mask] >= threshold).mean()),
         }
-    fakes = valid.column("family") != REAL
+    per_kind = {}
+    for kind in sorted({item.get("kind", "music") for item in items}):
+        mask = np.array([item.get("kind", "music") == kind for item in items])
+        errors = int((scores[mask] >= threshold).sum())
+        per_kind[kind] = {
+            "n": int(mask.sum()),
+            "false_positives": errors,
+            "fpr_ci95": list(clopper_pearson(errors, int(mask.sum()))),
+        }
+    families = valid.column("family")
+    fakes = families != REAL
     strong = fakes & (valid.column("fraction") >= 1.0)
     reference = valid_scores[strong if strong.any() else fakes]
     authentic = min(threshold, float(np.quantile(reference, AUTHENTIC_MISS_RATE)))
+    detection = {}
+    for family in sorted(set(families[strong])):
+        chosen = valid_scores[strong & (families == family)]
+        detection[family] = {
+            "n": int(chosen.size),
+            "synthetic": float((chosen >= threshold).mean()),
+            "not_authentic": float((chosen > authentic).mean()),
+        }
     return {
         "threshold": threshold,
         "authentic_threshold": authentic,
@@ -243,7 +285,9 @@ def calibrate(
         "fpr": false_positives / scores.size,
         "fpr_ci95": [low, high],
         "per_condition": per_condition,
+        "per_kind": per_kind,
         "authentic_share": float((scores <= authentic).mean()),
+        "validation_detection": detection,
     }
 
 
@@ -310,7 +354,7 @@ def train_mixture(
         lofo[candidate.name] = leave_one_family_out(train, valid, candidate, config)
         if progress:
             progress("leave-one-family-out", k + 1, len(CANDIDATES))
-    shippable = [c for c in CANDIDATES if c.columns is not None]
+    shippable = [c for c in CANDIDATES if c.shippable]
     chosen = max(
         shippable,
         key=lambda c: (

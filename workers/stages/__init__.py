@@ -1,7 +1,7 @@
 """The stages of the pipeline, one module each, in the order a job runs them.
 
 Adding a stage means one module here (an input and an output dataclass and
-``run(runtime, job, inputs) -> output``) and one line in STAGES; the Celery chain, the
+``run(runtime, job, inputs) -> output``) and one line in STAGES; the stage hand-off, the
 inline runner and the report pick it up. Stage modules import no torch at import time:
 the CPU worker loads this registry too.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from app.models import ANALYSIS, REFERENCE
 from app.queue import CPU_QUEUE, GPU_QUEUE
-from workers.stages import detect, enroll, finalize, identify, ingest, separate
+from workers.stages import detect, enroll, finalize, identify, ingest, localize, separate
 from workers.stages.base import Stage, StageOutput
 
 __all__ = ["PIPELINES", "REFERENCE_STAGES", "STAGES", "Stage", "StageOutput"]
@@ -20,6 +20,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("separate", GPU_QUEUE, separate.SeparateInput, separate.run, separate.SeparateOutput),
     Stage("identify", GPU_QUEUE, identify.IdentifyInput, identify.run, identify.IdentifyOutput),
     Stage("detect", GPU_QUEUE, detect.DetectInput, detect.run, detect.DetectOutput),
+    Stage("localize", CPU_QUEUE, localize.LocalizeInput, localize.run, localize.LocalizeOutput),
     Stage("finalize", CPU_QUEUE, finalize.FinalizeInput, finalize.run, finalize.FinalizeOutput),
 )
 

@@ -98,6 +98,22 @@ def test_a_truncated_file_is_corrupt(audio_dir, tmp_path, ffmpeg, suffix):
         ingest_file(cut, max_duration=600)
 
 
+def test_a_wav_written_to_a_pipe_decodes_whole(audio_dir, tmp_path, ffmpeg):
+    # `ffmpeg -f wav -` cannot seek back: RIFF and data sizes stay 0xFFFFFFFF.
+    piped = subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(audio_dir / SPEECH[0])]
+        + ["-t", "4.321", "-f", "wav", "-"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    assert piped[4:8] == b"\xff\xff\xff\xff"
+    path = tmp_path / "piped.wav"
+    path.write_bytes(piped)
+    track = ingest_file(path, max_duration=600)
+    assert track.info.duration_seconds == pytest.approx(4.321, abs=0.01)
+    assert track.info.format == "wav"
+
+
 @pytest.mark.parametrize("suffix", sorted(set(FORMATS) - {".wav"}))
 def test_a_file_with_garbled_data_is_corrupt(audio_dir, tmp_path, ffmpeg, suffix):
     # PCM WAV has no integrity check (any bytes are samples), so it is not in this list.

@@ -11,6 +11,9 @@ import pytest
 import soundfile as sf
 
 from workers.mixture.corpus import (
+    MUSIC,
+    OTHER,
+    SHARED_OTHER,
     PackageFetchError,
     ToolMissingError,
     TrackRecord,
@@ -69,7 +72,8 @@ def write_melody(path: Path, seconds: float, rate: int = 22050) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real .deb with a 35 s theme, the same theme copied, a 2 s effect and a DEP-5 file."""
+    """A real .deb with a 35 s theme, the same theme copied, a 3 s and a 1 s effect and a
+    DEP-5 file."""
     root = tmp_path_factory.mktemp("deb") / "tree"
     (root / "DEBIAN").mkdir(parents=True)
     (root / "DEBIAN/control").write_text(
@@ -85,7 +89,8 @@ def tiny_deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (root / folder).mkdir(parents=True)
     theme = write_melody(root / GAME / "data/music/Main Theme.ogg", seconds=35.0)
     (root / GAME / "extra/theme-copy.ogg").write_bytes(theme.read_bytes())
-    write_melody(root / GAME / "sounds/click.ogg", seconds=2.0)
+    write_melody(root / GAME / "sounds/click.ogg", seconds=3.0)
+    write_melody(root / GAME / "sounds/tick.ogg", seconds=1.0)
     (root / f"usr/share/doc/{PACKAGE}/copyright").write_text(DEP5)
     debs = root.parent / "debs"
     debs.mkdir()
@@ -117,21 +122,24 @@ def built(tmp_path_factory: pytest.TempPathFactory, tiny_deb: Path, tiny_shared:
     return out
 
 
-def test_package_music_is_kept_once_and_sound_effects_are_dropped(built: Path) -> None:
+def test_package_music_is_kept_once_and_sound_effects_are_other_real_audio(built: Path) -> None:
     debian = [r for r in load_manifest(built) if r.source == f"debian:{PACKAGE}"]
 
-    assert [(r.track_id, r.original_path) for r in debian] == [
-        (f"{PACKAGE}--main-theme", f"{GAME}/data/music/Main Theme.ogg")
-    ]
+    assert [(r.track_id, r.original_path, r.kind) for r in debian] == [
+        (f"{PACKAGE}--click", f"{GAME}/sounds/click.ogg", OTHER),
+        (f"{PACKAGE}--main-theme", f"{GAME}/data/music/Main Theme.ogg", MUSIC),
+    ]  # the copy is a duplicate, the 1 s tick too short to be anything
+    debian = debian[1:]
     assert debian[0].package_version == "1.2-3"
     assert debian[0].duration_seconds == pytest.approx(35.0, abs=0.05)
     assert not debian[0].has_vocals
 
 
 def test_licence_comes_from_the_dep5_stanza_matching_the_path(built: Path) -> None:
-    theme = next(r for r in load_manifest(built) if r.source.startswith("debian:"))
+    debian = {r.original_path: r for r in load_manifest(built) if r.source.startswith("debian:")}
 
-    assert theme.licence == "CC-BY-SA-3.0"
+    assert debian[f"{GAME}/data/music/Main Theme.ogg"].licence == "CC-BY-SA-3.0"
+    assert debian[f"{GAME}/sounds/click.ogg"].licence == "GPL-2+"
     assert licence_for(DEP5, f"{GAME}/sounds/click.ogg") == "GPL-2+"
 
 
@@ -183,6 +191,9 @@ def test_shared_vocal_songs_are_mostly_held_for_calibration(audio_dir: Path, see
     assert len(train) <= 2
     assert sum("Coulton" in r.original_path for r in train) <= 1
     assert all(r.split != "train" for r in records if not r.has_vocals)
+    others = [r for r in records if r.kind == OTHER]
+    assert {r.original_path for r in others} == set(SHARED_OTHER)
+    assert {r.split for r in others} == {"calibration"}  # held out: never learned from
 
 
 def debian_records(count: int, source: str = "debian:pkg") -> list[TrackRecord]:

@@ -10,6 +10,7 @@ from app.db import session_scope
 from app.jobsource import JobSource
 from app.models import Job, Tenant
 from workers.compute.identification import ArtistMatch
+from workers.compute.localization import Region
 from workers.compute.vocal_activity import VocalActivity
 from workers.models.roles import ModelInfo
 from workers.runner import check_chain, execute_stage
@@ -19,6 +20,7 @@ from workers.stages.detect import DetectOutput
 from workers.stages.finalize import FinalizeOutput
 from workers.stages.identify import IdentifyOutput
 from workers.stages.ingest import IngestOutput
+from workers.stages.localize import LocalizeOutput
 from workers.stages.separate import SeparateOutput
 
 SAMPLES: dict[str, Any] = {
@@ -49,6 +51,11 @@ SAMPLES: dict[str, Any] = {
         {"vocal_detector": ModelInfo("aasist", "cd" * 32)},
         (),
     ),
+    "localize": LocalizeOutput(
+        (Region(0.0, 2.0, 0.97, "mixture"),),
+        {"thresholds": {"mixture": {"on": 0.9, "off": 0.5}}, "min_duration_seconds": 3.0},
+        "k/timeline.png",
+    ),
     "finalize": FinalizeOutput(),
 }
 
@@ -59,6 +66,7 @@ def test_the_registry_lists_the_stages_in_order_with_their_queues():
         ("separate", "gpu"),
         ("identify", "gpu"),
         ("detect", "gpu"),
+        ("localize", "cpu"),
         ("finalize", "cpu"),
     ]
 
@@ -91,14 +99,16 @@ def test_each_stage_receives_its_predecessors_typed_outputs(migrated_settings):
         assert execute_stage(runtime, stage, str(job_id), stages=chain)
     assert received["ingest"] == STAGES[0].input()
     assert _typed(received["separate"].ingest, "ingest")
-    assert _typed(received["detect"].separate, "separate")
-    earlier = received["finalize"].earlier
     assert _typed(received["identify"].separate, "separate")
+    assert _typed(received["detect"].separate, "separate")
+    assert _typed(received["localize"].detect, "detect")
+    earlier = received["finalize"].earlier
     assert [type(o) for o in earlier] == [
         IngestOutput,
         SeparateOutput,
         IdentifyOutput,
         DetectOutput,
+        LocalizeOutput,
     ]
     assert all(_typed(o, name) for o, name in zip(earlier, SAMPLES, strict=False))
 
@@ -123,6 +133,7 @@ def _new_job(database_url: str) -> uuid.UUID:
                 progress=0.0,
                 source=JobSource.upload("a.wav", "k").to_json(),
                 attempts=0,
+                next_stage=STAGES[0].name,
             )
         )
     return job_id

@@ -1,4 +1,4 @@
-"""The CPU worker (ingest, finalize, webhook delivery) never imports torch: its image and
+"""The CPU worker (ingest, localize, finalize, webhook delivery) never imports torch: its image and
 memory stay small, and only the GPU stages load models."""
 
 from __future__ import annotations
@@ -42,12 +42,16 @@ with session_scope(settings.database_url) as session:
                     source=JobSource.upload("tone.wav", key).to_json(), attempts=0,
                     webhook_url=sys.argv[2]))
 with runtime.session() as session:
-    assert jobstate.start_job(session, job_id)
+    assert jobstate.start_job(session, job_id, "ingest")
 stages = {stage.name: stage for stage in STAGES}
 assert execute_stage(runtime, stages["ingest"], str(job_id))
 with runtime.session() as session:
-    for name in ("separate", "detect"):
-        jobstate.save_stage_output(session, job_id, name, SAMPLES[name].to_json())
+    for name, following in (
+        ("separate", "identify"), ("identify", "detect"), ("detect", "localize")
+    ):
+        jobstate.begin_stage(session, job_id, name, 0.5)
+        jobstate.save_stage_output(session, job_id, name, SAMPLES[name].to_json(), following)
+assert execute_stage(runtime, stages["localize"], str(job_id))
 assert execute_stage(runtime, stages["finalize"], str(job_id))
 with runtime.session() as session:
     status = session.get(Job, job_id).status
@@ -57,7 +61,7 @@ print(json.dumps({"status": status, "retry": delay is not None,
 """
 
 
-def test_ingest_finalize_and_webhooks_run_without_importing_torch(tmp_path):
+def test_ingest_localize_finalize_and_webhooks_run_without_importing_torch(tmp_path):
     tone = make_tone_file(tmp_path / "tone.wav")
     env = {
         **os.environ,

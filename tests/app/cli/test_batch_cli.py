@@ -1,0 +1,104 @@
+"""``soundscape keys`` rotation and ``soundscape batch`` against ``soundscape serve`` on the
+embedded default (SQLite, a local folder, the filesystem broker), as against production."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from app.config import PROJECT_ROOT
+from tests.app.cli.test_cli import cli_env, soundscape
+from tests.conftest import make_tone_file
+from tests.integration.conftest import free_port, wait_until
+
+
+def test_keys_are_listed_and_a_revoked_one_is_marked(tmp_path):
+    env = cli_env(tmp_path)
+    soundscape("db", "upgrade", env=env, check=True)
+    first = soundscape("keys", "create", "--tenant", "demo", env=env, check=True).stdout.strip()
+    second = soundscape("keys", "create", "--tenant", "demo", env=env, check=True).stdout.strip()
+    done = soundscape("keys", "revoke", first[:10], env=env, check=True)
+    assert done.stdout.strip() == f"revoked {first[:10]}"
+    listing = soundscape("keys", "list", "--tenant", "demo", env=env, check=True).stdout
+    lines = listing.strip().splitlines()
+    assert len(lines) == 2 and first not in listing and second not in listing
+    assert lines[0].startswith(first[:10]) and "revoked" in lines[0]
+    assert lines[1].startswith(second[:10]) and lines[1].endswith("active")
+
+
+def test_revoking_an_unknown_key_is_one_line_and_exit_1(tmp_path):
+    env = cli_env(tmp_path)
+    soundscape("db", "upgrade", env=env, check=True)
+    done = soundscape("keys", "revoke", "ss_nothing", env=env)
+    assert done.returncode == 1
+    assert done.stderr.strip() == "soundscape keys: error: no API key 'ss_nothing'"
+
+
+def test_batch_submit_names_a_missing_path_in_one_line(tmp_path):
+    done = soundscape("batch", "submit", str(tmp_path / "nope"), "--key", "k")
+    assert done.returncode == 1 and done.stderr.count("\n") == 1
+    assert "does not exist" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_the_client_runs_a_folder_against_soundscape_serve(tmp_path, ffmpeg):
+    env, port = cli_env(tmp_path), free_port()
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    for name in ("a.wav", "b.mp3"):
+        make_tone_file(folder / name, seconds=2.0)
+    (folder / "readme.txt").write_text("not audio")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _ready(base), 90, "soundscape serve to be ready")
+        key = soundscape("keys", "create", "--tenant", "demo", env=env, check=True).stdout.strip()
+        wrong = soundscape("batch", "status", "x", "--server", base, "--key", "ss_wrong")
+        assert wrong.returncode == 1 and "the API key is not valid" in wrong.stderr
+        out = tmp_path / "results.jsonl"
+        common = ["--server", base, "--key", key]
+        done = soundscape(
+            "batch", "submit", str(folder), *common, "--results", str(out), "--interval", "0.5",
+            timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        rows = [json.loads(line) for line in out.read_text().splitlines()]
+        assert [r["custom_id"] for r in rows] == ["a.wav", "b.mp3", "readme.txt"]
+        assert [r["status"] for r in rows] == ["succeeded", "succeeded", "failed"]
+        assert rows[2]["error_code"] == "not_audio" and rows[0]["verdict"]
+        batch_id = done.stdout.split()[0]
+        status = json.loads(soundscape("batch", "status", batch_id, *common, check=True).stdout)
+        assert status["status"] == "completed" and status["counts"]["succeeded"] == 2
+        table = soundscape("batch", "results", batch_id, "--format", "csv", *common, check=True)
+        assert [r["custom_id"] for r in csv.DictReader(io.StringIO(table.stdout))] == [
+            "a.wav",
+            "b.mp3",
+            "readme.txt",
+        ]
+        again = soundscape("batch", "submit", str(folder), *common, check=True)
+        assert "already completed: nothing sent" in again.stderr
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
+
+
+def _ready(base: str) -> bool:
+    try:
+        return requests.get(f"{base}/readyz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
