@@ -135,7 +135,9 @@ def save_stage_output(
 
 
 def make_next_due(session: Session, job_id: uuid.UUID, stage: str, next_stage: str | None) -> None:
-    """``stage`` is done: the job waits for ``next_stage`` (None: it was the last one)."""
+    """``stage`` is done: the job waits for ``next_stage`` (None: it was the last one). A job
+    canceled while the stage ran gets no next stage, but its heartbeat is cleared too: no
+    stage of it runs any more."""
     values: dict[str, Any] = {"heartbeat_at": None, "updated_at": utcnow()}
     if next_stage is not None:
         values |= {"next_stage": next_stage, "dispatched_at": None}
@@ -143,6 +145,11 @@ def make_next_due(session: Session, job_id: uuid.UUID, stage: str, next_stage: s
         update(Job)
         .where(Job.id == job_id, Job.status == "running", Job.stage == stage)
         .values(**values)
+    )
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status != "running", Job.heartbeat_at.is_not(None))
+        .values(heartbeat_at=None)
     )
     session.commit()
 

@@ -39,22 +39,33 @@ def worker_queues(queues: list[str]) -> list[str]:
     return list(dict.fromkeys(named + extra))
 
 
-# Message priorities on Redis, where 0 is served first (kombu keeps one list per step). A
-# job's later stages go before its earlier ones, and any stage before a new job's start:
-# a worker finishes the jobs it has started before it starts new ones, so a job's latency
-# grows with its place in the queue, not with the queue's length.
+# Message priorities on Redis, where 0 is served first (kombu keeps one list per step and a
+# worker takes the best priority over all its queues). Two bands: interactive jobs (0-4)
+# before batch items (5-9), so a catalogue scan never holds back a single job (the batch
+# fairness policy, see batch_queue); within a band a job's later stages go before its
+# earlier ones, and any stage before a new job's start, so a worker finishes the jobs it has
+# started before it starts new ones and a job's latency grows with its place in the queue,
+# not with the queue's length.
 HIGHEST_PRIORITY = 0
-FIRST_STAGE_PRIORITY = 8
-START_PRIORITY = 9
-PRIORITY_STEPS = list(range(START_PRIORITY + 1))
+FIRST_STAGE_PRIORITY = 3
+START_PRIORITY = 4
+BATCH_BAND = START_PRIORITY + 1
+PRIORITY_STEPS = list(range(START_PRIORITY + BATCH_BAND + 1))
 
 
-def stage_priority(position: int, count: int) -> int:
-    """The priority of the stage at ``position`` of ``count``: the last 0, the first 8."""
+def stage_priority(position: int, count: int, batch: bool = False) -> int:
+    """The priority of the stage at ``position`` of ``count``: the last 0, the first 3 (for a
+    batch item 5 and 8)."""
+    band = BATCH_BAND if batch else 0
     if count <= 1:
-        return FIRST_STAGE_PRIORITY
+        return band + FIRST_STAGE_PRIORITY
     remaining = (count - 1 - position) / (count - 1)
-    return round(HIGHEST_PRIORITY + remaining * (FIRST_STAGE_PRIORITY - HIGHEST_PRIORITY))
+    return band + round(remaining * (FIRST_STAGE_PRIORITY - HIGHEST_PRIORITY))
+
+
+def start_priority(batch: bool = False) -> int:
+    """The priority of a job's start message: after every stage of its band."""
+    return START_PRIORITY + (BATCH_BAND if batch else 0)
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -102,12 +113,16 @@ def _client(settings: Settings) -> Celery:
 
 def enqueue_job(settings: Settings, job_id: str) -> None:
     """Hand a job to the workers by task name; the worker builds the stage chain itself."""
-    _client(settings).send_task(START_TASK, args=[job_id], queue=CPU_QUEUE, priority=START_PRIORITY)
+    _client(settings).send_task(
+        START_TASK, args=[job_id], queue=CPU_QUEUE, priority=start_priority()
+    )
 
 
 def enqueue_batch_job(settings: Settings, job_id: str) -> None:
     """Start a batch item's job on the batch queue (its stages follow there too)."""
-    _client(settings).send_task(START_TASK, args=[job_id], queue=batch_queue(CPU_QUEUE))
+    _client(settings).send_task(
+        START_TASK, args=[job_id], queue=batch_queue(CPU_QUEUE), priority=start_priority(True)
+    )
 
 
 def enqueue_webhook(settings: Settings, job_id: str) -> None:

@@ -70,7 +70,8 @@ def stage_route(session: Session, job_id: uuid.UUID, stage_name: str) -> Route:
     position = [s.name for s in stages].index(stage_name)
     stage = stages[position]
     queue = stage.queue if batch_id is None else batch_queue(stage.queue)
-    return Route(task_name(pipeline, stage), queue, stage_priority(position, len(stages)))
+    priority = stage_priority(position, len(stages), batch=batch_id is not None)
+    return Route(task_name(pipeline, stage), queue, priority)
 
 
 def send_stage(app: Celery, job_id: uuid.UUID, stage_name: str, route: Route) -> bool:

@@ -31,6 +31,10 @@ from tests.integration.conftest import (
 )
 from tests.integration.test_service import excerpt, poll, submit_file
 from tests.servers import PostgresServer, RedisServer
+from workers.stages import STAGES
+
+STAGE_NAMES = [stage.name for stage in STAGES]
+AFTER_DETECT = STAGE_NAMES[STAGE_NAMES.index("detect") + 1]
 
 pytestmark = pytest.mark.integration
 
@@ -129,7 +133,7 @@ def finished_once(stack: Stack, key: str, job_id: str, since: float, what: str) 
     job = poll(stack, key, job_id, {"succeeded", "failed", "canceled"}, timeout=420)
     print(f"\n{what}: job finished {time.monotonic() - since:.1f} s after recovery")
     assert job["status"] == "succeeded", job["error"]
-    assert stage_rows(stack, job_id) == {s: 1 for s in ("ingest", "separate", "detect", "finalize")}
+    assert stage_rows(stack, job_id) == {s: 1 for s in STAGE_NAMES}
 
 
 def test_redis_down_when_a_stage_finishes_does_not_strand_the_job(
@@ -142,11 +146,13 @@ def test_redis_down_when_a_stage_finishes_does_not_strand_the_job(
 
     def handed_off_but_unsent() -> bool:
         job = job_row(fault_stack, job_id)
-        return job is not None and job.next_stage == "finalize" and job.dispatched_at is None
+        return job is not None and job.next_stage == AFTER_DETECT and job.dispatched_at is None
 
-    wait_until(handed_off_but_unsent, 120, "detect to finish with its hand-off unsent")
-    time.sleep(max(0.0, 17 - (time.monotonic() - down_since)))
-    servers.redis.start()  # empty: whatever the broker held is gone
+    try:
+        wait_until(handed_off_but_unsent, 120, "detect to finish with its hand-off unsent")
+        time.sleep(max(0.0, 17 - (time.monotonic() - down_since)))
+    finally:
+        servers.redis.start()  # empty: whatever the broker held is gone
     finished_once(fault_stack, key, job_id, time.monotonic(), "Redis down 17 s at hand-off")
 
 
@@ -156,17 +162,20 @@ def test_postgres_down_100_s_mid_stage_then_the_job_finishes(
     job_id = submit_file(fault_stack, key, excerpt(audio_dir, tmp_path, SPEECH[1], 0, 8))["id"]
     wait_until(lambda: in_stage(fault_stack, job_id, "separate"), 240, "separate to run", 0.05)
     servers.postgres.stop()
-    auth = {"Authorization": f"Bearer {key}"}
-    read = requests.get(f"{fault_stack.api_url}/v1/jobs/{job_id}", headers=auth, timeout=30)
-    assert read.status_code == 503 and read.json()["code"] == "database_unavailable"
-    path = excerpt(audio_dir, tmp_path, SPEECH[2], 0, 3)
-    with path.open("rb") as fh:
-        submit = requests.post(
-            f"{fault_stack.api_url}/v1/jobs", files={"file": fh}, headers=auth, timeout=30
-        )
-    assert submit.status_code == 503 and submit.json()["code"] == "database_unavailable"
-    time.sleep(100)
-    servers.postgres.start()
+    down_since = time.monotonic()
+    try:
+        auth = {"Authorization": f"Bearer {key}"}
+        read = requests.get(f"{fault_stack.api_url}/v1/jobs/{job_id}", headers=auth, timeout=30)
+        assert read.status_code == 503 and read.json()["code"] == "database_unavailable"
+        path = excerpt(audio_dir, tmp_path, SPEECH[2], 0, 3)
+        with path.open("rb") as fh:
+            submit = requests.post(
+                f"{fault_stack.api_url}/v1/jobs", files={"file": fh}, headers=auth, timeout=30
+            )
+        assert submit.status_code == 503 and submit.json()["code"] == "database_unavailable"
+        time.sleep(max(0.0, 100 - (time.monotonic() - down_since)))
+    finally:
+        servers.postgres.start()
     finished_once(fault_stack, key, job_id, time.monotonic(), "PostgreSQL down 100 s mid-stage")
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from app.db import session_scope
 from app.jobsource import JobSource
 from app.models import ANALYSIS, REFERENCE, Batch, Job, Tenant, utcnow
-from app.queue import stage_priority
+from app.queue import stage_priority, start_priority
 from workers.dispatch import Route, dispatch_once, next_stage, stage_route
 from workers.runtime import runtime_from
 from workers.stages import PIPELINES, REFERENCE_STAGES, STAGES
@@ -80,6 +80,10 @@ def test_a_batch_items_stage_keeps_its_batch_queue(migrated_settings):
     with session_scope(migrated_settings.database_url) as session:
         route = stage_route(session, job_id, "localize")
     assert (route.task, route.queue) == ("soundscape.stage.localize", "cpu-batch")
+    # and the batch band of priorities: behind every interactive stage and start
+    position = [s.name for s in STAGES].index("localize")
+    assert route.priority == stage_priority(position, len(STAGES), True)
+    assert route.priority > start_priority()
 
 
 def test_the_dispatcher_sends_each_due_stage_along_its_pipelines_route(migrated_settings):

@@ -78,18 +78,18 @@ def test_the_client_runs_a_folder_against_soundscape_serve(tmp_path, ffmpeg):
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         rows = [json.loads(line) for line in out.read_text().splitlines()]
-        assert [r["custom_id"] for r in rows] == ["a.wav", "b.mp3", "readme.txt"]
-        assert [r["status"] for r in rows] == ["succeeded", "succeeded", "failed"]
-        assert rows[2]["error_code"] == "not_audio" and rows[0]["verdict"]
+        # Uploads run in parallel, so submission order (the export's order) is the order the
+        # server took them in; both exports must agree on it.
+        by_id = {r["custom_id"]: r for r in rows}
+        assert len(rows) == 3 and sorted(by_id) == ["a.wav", "b.mp3", "readme.txt"]
+        assert [by_id[n]["status"] for n in sorted(by_id)] == ["succeeded", "succeeded", "failed"]
+        assert by_id["readme.txt"]["error_code"] == "not_audio" and by_id["a.wav"]["verdict"]
         batch_id = done.stdout.split()[0]
         status = json.loads(soundscape("batch", "status", batch_id, *common, check=True).stdout)
         assert status["status"] == "completed" and status["counts"]["succeeded"] == 2
         table = soundscape("batch", "results", batch_id, "--format", "csv", *common, check=True)
-        assert [r["custom_id"] for r in csv.DictReader(io.StringIO(table.stdout))] == [
-            "a.wav",
-            "b.mp3",
-            "readme.txt",
-        ]
+        csv_ids = [r["custom_id"] for r in csv.DictReader(io.StringIO(table.stdout))]
+        assert csv_ids == [r["custom_id"] for r in rows]
         again = soundscape("batch", "submit", str(folder), *common, check=True)
         assert "already completed: nothing sent" in again.stderr
     finally:
