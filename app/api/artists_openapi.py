@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-_PROBLEM = {
-    "description": "Problem",
-    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
-}
+from app.api.openapi_parts import CURSOR, PAGE_LIMIT, errors, page
+
 _ARTIST = {"application/json": {"schema": {"$ref": "#/components/schemas/Artist"}}}
 _REFERENCE = {"application/json": {"schema": {"$ref": "#/components/schemas/ArtistReference"}}}
 _UUID = {"type": "string", "format": "uuid"}
 _ARTIST_ID = {"name": "artist_id", "in": "path", "required": True, "schema": _UUID}
 _SOURCE = {"$ref": "#/components/schemas/RemoteSubmission/properties/source"}
 _REFERENCE_ID = {"name": "reference_id", "in": "path", "required": True, "schema": _UUID}
-
-
-def _errors(*codes: int) -> dict[str, Any]:
-    return {str(code): _PROBLEM for code in codes}
 
 
 PATHS: dict[str, Any] = {
@@ -41,38 +35,18 @@ PATHS: dict[str, Any] = {
             },
             "responses": {
                 "201": {"description": "Created; Location names it", "content": _ARTIST},
-                **_errors(400, 401, 409),
+                **errors(400, 401, 409),
             },
         },
         "get": {
             "summary": "List artists by name, with their reference counts",
             "parameters": [
-                {
-                    "name": "limit",
-                    "in": "query",
-                    "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
-                },
-                {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                PAGE_LIMIT,
+                CURSOR,
             ],
             "responses": {
-                "200": {
-                    "description": "A page of artists",
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "data": {
-                                        "type": "array",
-                                        "items": {"$ref": "#/components/schemas/Artist"},
-                                    },
-                                    "next_cursor": {"type": ["string", "null"]},
-                                },
-                            }
-                        }
-                    },
-                },
-                **_errors(400, 401),
+                "200": {"description": "A page of artists", "content": page("Artist")},
+                **errors(400, 401),
             },
         },
     },
@@ -82,13 +56,13 @@ PATHS: dict[str, Any] = {
             "parameters": [_ARTIST_ID],
             "responses": {
                 "200": {"description": "The artist", "content": _ARTIST},
-                **_errors(401, 404),
+                **errors(401, 404),
             },
         },
         "delete": {
             "summary": "Remove an artist, its references and their stored audio",
             "parameters": [_ARTIST_ID],
-            "responses": {"204": {"description": "Removed"}, **_errors(401, 404)},
+            "responses": {"204": {"description": "Removed"}, **errors(401, 404)},
         },
     },
     "/v1/artists/{artist_id}/references": {
@@ -116,7 +90,7 @@ PATHS: dict[str, Any] = {
             },
             "responses": {
                 "202": {"description": "Queued; Location names it", "content": _REFERENCE},
-                **_errors(400, 401, 404, 409, 413, 415, 429, 503),
+                **errors(400, 401, 404, 409, 413, 415, 429, 503),
             },
         }
     },
@@ -126,13 +100,13 @@ PATHS: dict[str, Any] = {
             "parameters": [_ARTIST_ID, _REFERENCE_ID],
             "responses": {
                 "200": {"description": "The reference", "content": _REFERENCE},
-                **_errors(401, 404),
+                **errors(401, 404),
             },
         },
         "delete": {
             "summary": "Remove a reference; the artist's voiceprint is recomputed",
             "parameters": [_ARTIST_ID, _REFERENCE_ID],
-            "responses": {"204": {"description": "Removed"}, **_errors(401, 404)},
+            "responses": {"204": {"description": "Removed"}, **errors(401, 404)},
         },
     },
 }

@@ -8,14 +8,11 @@ from flask import Blueprint
 
 from app.api import artists_openapi
 from app.api.openapi_batches import BATCH_PATHS, BATCH_SCHEMAS
+from app.api.openapi_parts import CURSOR, PAGE_LIMIT, errors, page
 from app.models import JOB_STATUSES
 
 bp = Blueprint("openapi", __name__)
 
-_PROBLEM = {
-    "description": "Problem",
-    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
-}
 _JOB = {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}
 _JOB_ID = {
     "name": "job_id",
@@ -23,10 +20,6 @@ _JOB_ID = {
     "required": True,
     "schema": {"type": "string", "format": "uuid"},
 }
-
-
-def _errors(*codes: int) -> dict[str, Any]:
-    return {str(code): _PROBLEM for code in codes}
 
 
 PATHS: dict[str, Any] = {
@@ -96,39 +89,19 @@ PATHS: dict[str, Any] = {
                     "headers": {"Location": {"schema": {"type": "string"}}},
                     "content": _JOB,
                 },
-                **_errors(400, 401, 404, 413, 415, 422, 429, 503),
+                **errors(400, 401, 404, 413, 415, 422, 429, 503),
             },
         },
         "get": {
             "summary": "List jobs, newest first",
             "parameters": [
                 {"name": "status", "in": "query", "schema": {"enum": list(JOB_STATUSES)}},
-                {
-                    "name": "limit",
-                    "in": "query",
-                    "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
-                },
-                {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                PAGE_LIMIT,
+                CURSOR,
             ],
             "responses": {
-                "200": {
-                    "description": "A page of jobs",
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {
-                                    "data": {
-                                        "type": "array",
-                                        "items": {"$ref": "#/components/schemas/Job"},
-                                    },
-                                    "next_cursor": {"type": ["string", "null"]},
-                                },
-                            }
-                        }
-                    },
-                },
-                **_errors(400, 401, 503),
+                "200": {"description": "A page of jobs", "content": page("Job")},
+                **errors(400, 401, 503),
             },
         },
     },
@@ -138,7 +111,7 @@ PATHS: dict[str, Any] = {
             "parameters": [_JOB_ID],
             "responses": {
                 "200": {"description": "The job", "content": _JOB},
-                **_errors(401, 404, 503),
+                **errors(401, 404, 503),
             },
         }
     },
@@ -148,7 +121,7 @@ PATHS: dict[str, Any] = {
             "parameters": [_JOB_ID],
             "responses": {
                 "200": {"description": "The canceled job", "content": _JOB},
-                **_errors(401, 404, 409, 503),
+                **errors(401, 404, 409, 503),
             },
         }
     },
@@ -159,7 +132,7 @@ PATHS: dict[str, Any] = {
             "parameters": [_JOB_ID],
             "responses": {
                 "200": {"description": "HTML", "content": {"text/html": {}}},
-                **_errors(401, 404),
+                **errors(401, 404),
             },
         }
     },
@@ -174,7 +147,7 @@ PATHS: dict[str, Any] = {
         "post": {
             "summary": "Check the Bearer key and set the console cookie (HttpOnly, SameSite=Strict)"
             " that report pages and artifact downloads accept",
-            "responses": {"204": {"description": "cookie set"}, **_errors(401)},
+            "responses": {"204": {"description": "cookie set"}, **errors(401)},
         }
     },
     "/console/logout": {
@@ -195,7 +168,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "200": {"description": "The file"},
                 "302": {"description": "Presigned URL"},
-                **_errors(401, 404, 503),
+                **errors(401, 404, 503),
             },
         }
     },

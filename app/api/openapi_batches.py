@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.api.openapi_parts import CURSOR, errors, page
 from app.models import BATCH_STATUSES, ITEM_STATUSES
 
 _PROBLEM = {"$ref": "#/components/schemas/Problem"}
@@ -17,23 +18,6 @@ _BATCH_ID = {
 }
 _IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "schema": {"maxLength": 255}}
 _LIMIT = {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}}
-_CURSOR = {"name": "cursor", "in": "query", "schema": {"type": "string"}}
-
-
-def _errors(*codes: int) -> dict[str, Any]:
-    problem = {"application/problem+json": {"schema": _PROBLEM}}
-    return {str(code): {"description": "Problem", "content": problem} for code in codes}
-
-
-def _page(ref: str) -> dict[str, Any]:
-    schema = {
-        "type": "object",
-        "properties": {
-            "data": {"type": "array", "items": {"$ref": f"#/components/schemas/{ref}"}},
-            "next_cursor": {"type": ["string", "null"]},
-        },
-    }
-    return {"application/json": {"schema": schema}}
 
 
 _MANIFEST = {
@@ -63,7 +47,7 @@ BATCH_PATHS: dict[str, Any] = {
             },
             "responses": {
                 "202": {"description": "Created; Location names the batch", "content": _BATCH},
-                **_errors(400, 401, 404, 413, 422, 429),
+                **errors(400, 401, 404, 413, 422, 429),
             },
         },
         "get": {
@@ -71,11 +55,11 @@ BATCH_PATHS: dict[str, Any] = {
             "parameters": [
                 {"name": "status", "in": "query", "schema": {"enum": list(BATCH_STATUSES)}},
                 _LIMIT,
-                _CURSOR,
+                CURSOR,
             ],
             "responses": {
-                "200": {"description": "A page of batches", "content": _page("Batch")},
-                **_errors(400, 401),
+                "200": {"description": "A page of batches", "content": page("Batch")},
+                **errors(400, 401),
             },
         },
     },
@@ -85,7 +69,7 @@ BATCH_PATHS: dict[str, Any] = {
             "parameters": [_BATCH_ID],
             "responses": {
                 "200": {"description": "The batch", "content": _BATCH},
-                **_errors(401, 404),
+                **errors(401, 404),
             },
         }
     },
@@ -115,7 +99,7 @@ BATCH_PATHS: dict[str, Any] = {
             "responses": {
                 "202": {"description": "The new item", "content": _ITEM},
                 "200": {"description": "The same file under the same custom_id", "content": _ITEM},
-                **_errors(400, 401, 404, 409, 429),
+                **errors(400, 401, 404, 409, 429),
             },
         },
         "get": {
@@ -124,11 +108,11 @@ BATCH_PATHS: dict[str, Any] = {
                 _BATCH_ID,
                 {"name": "status", "in": "query", "schema": {"enum": list(ITEM_STATUSES)}},
                 _LIMIT,
-                _CURSOR,
+                CURSOR,
             ],
             "responses": {
-                "200": {"description": "Items", "content": _page("BatchItem")},
-                **_errors(400, 401, 404),
+                "200": {"description": "Items", "content": page("BatchItem")},
+                **errors(400, 401, 404),
             },
         },
     },
@@ -138,7 +122,7 @@ BATCH_PATHS: dict[str, Any] = {
             "parameters": [_BATCH_ID],
             "responses": {
                 "200": {"description": "The batch", "content": _BATCH},
-                **_errors(401, 404, 409),
+                **errors(401, 404, 409),
             },
         }
     },
@@ -148,7 +132,7 @@ BATCH_PATHS: dict[str, Any] = {
             "parameters": [_BATCH_ID],
             "responses": {
                 "200": {"description": "The batch", "content": _BATCH},
-                **_errors(401, 404, 409),
+                **errors(401, 404, 409),
             },
         }
     },
@@ -168,7 +152,7 @@ BATCH_PATHS: dict[str, Any] = {
                         "text/csv": {"schema": {"type": "string"}},
                     },
                 },
-                **_errors(400, 401, 404),
+                **errors(400, 401, 404),
             },
         }
     },
