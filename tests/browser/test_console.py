@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from app.config import PROJECT_ROOT
-from tests.app.cli.test_cli import _ready, cli_env, soundscape
+from tests.app.cli.test_cli import cli_env, running_serve, soundscape
 from tests.browser.webdriver import Browser
-from tests.integration.conftest import free_port, wait_until
+from tests.integration.conftest import wait_until
 
 pytestmark = pytest.mark.slow  # whole processes and a browser
 
@@ -61,23 +58,10 @@ def partial_fake(audio_dir: Path, tmp_path: Path) -> tuple[Path, list[list[float
 
 @pytest.fixture()
 def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    env, port = cli_env(tmp_path), free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_until(lambda: _ready(base), 90, "soundscape serve to be ready")
+    env = cli_env(tmp_path)
+    with running_serve(env) as base:
         key = soundscape("keys", "create", "--tenant", "web", env=env, check=True).stdout.strip()
         yield base, key
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
 
 
 @pytest.fixture()

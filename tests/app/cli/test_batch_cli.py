@@ -6,18 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import signal
-import subprocess
-import sys
 
 import pytest
-import requests
 
-from app.config import PROJECT_ROOT
-from tests.app.cli.test_cli import cli_env, soundscape
+from tests.app.cli.test_cli import cli_env, running_serve, soundscape
 from tests.conftest import make_tone_file
-from tests.integration.conftest import free_port, wait_until
 
 
 def test_keys_are_listed_and_a_revoked_one_is_marked(tmp_path):
@@ -50,23 +43,13 @@ def test_batch_submit_names_a_missing_path_in_one_line(tmp_path):
 
 @pytest.mark.slow
 def test_the_client_runs_a_folder_against_soundscape_serve(tmp_path, ffmpeg):
-    env, port = cli_env(tmp_path), free_port()
+    env = cli_env(tmp_path)
     folder = tmp_path / "drop"
     folder.mkdir()
     for name in ("a.wav", "b.mp3"):
         make_tone_file(folder / name, seconds=2.0)
     (folder / "readme.txt").write_text("not audio")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_until(lambda: _ready(base), 90, "soundscape serve to be ready")
+    with running_serve(env) as base:
         key = soundscape("keys", "create", "--tenant", "demo", env=env, check=True).stdout.strip()
         wrong = soundscape("batch", "status", "x", "--server", base, "--key", "ss_wrong")
         assert wrong.returncode == 1 and "the API key is not valid" in wrong.stderr
@@ -92,13 +75,3 @@ def test_the_client_runs_a_folder_against_soundscape_serve(tmp_path, ffmpeg):
         assert csv_ids == [r["custom_id"] for r in rows]
         again = soundscape("batch", "submit", str(folder), *common, check=True)
         assert "already completed: nothing sent" in again.stderr
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=60)
-
-
-def _ready(base: str) -> bool:
-    try:
-        return requests.get(f"{base}/readyz", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False

@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -90,18 +92,8 @@ def test_analyze_names_a_missing_file(tmp_path):
 
 
 def test_serve_runs_the_api_and_a_worker_with_no_servers(audio_dir, tmp_path):
-    env, port = cli_env(tmp_path), free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_until(lambda: _ready(base), 90, "soundscape serve to be ready")
+    env = cli_env(tmp_path)
+    with running_serve(env) as base:
         key = soundscape("keys", "create", "--tenant", "demo", env=env, check=True).stdout.strip()
         auth = {"Authorization": f"Bearer {key}"}
         with speech_clip(audio_dir, tmp_path, 4.0).open("rb") as fh:
@@ -114,6 +106,25 @@ def test_serve_runs_the_api_and_a_worker_with_no_servers(audio_dir, tmp_path):
         assert done["status"] == "succeeded", done["error"]
         vocals = requests.get(done["result"]["artifacts"]["vocals"], headers=auth, timeout=30)
         assert vocals.status_code == 200 and vocals.content[:4] == b"fLaC"
+
+
+@contextmanager
+def running_serve(env: dict[str, str]) -> Iterator[str]:
+    """``soundscape serve`` with ``env`` on a free port, ready (``/readyz`` 200): yields its
+    base URL, and stops it (SIGTERM to its process group) at the end."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _ready(base), 90, "soundscape serve to be ready")
+        yield base
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
