@@ -88,3 +88,16 @@ def recover_silent(session: Session, silent_after: int) -> list[uuid.UUID]:
         )
     session.commit()
     return ids
+
+
+def forget_published(session: Session) -> None:
+    """Mark every due stage of a running job unsent, so that the next dispatch sends it again.
+    For a broker that never redelivers (the embedded default's): a message a dead worker had
+    taken is gone; if it was not, the duplicate is dropped when it arrives."""
+    session.execute(
+        update(Job)
+        .where(Job.status == "running", Job.next_stage.is_not(None), Job.dispatched_at.is_not(None))
+        .values(dispatched_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()

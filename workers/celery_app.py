@@ -222,9 +222,11 @@ def _on_worker_ready(**_: Any) -> None:
     settings = runtime.settings
     if settings.embedded:
         # One worker, and a broker that never redelivers: whatever was in a stage when the
-        # last worker died is run again now, not after the heartbeat timeout.
+        # last worker died, or handed to it and not yet started, is run again now, not after
+        # the heartbeat timeout or the resend delay.
         with runtime.session() as session:
             handoff.recover_silent(session, silent_after=0)
+            handoff.forget_published(session)
     alive = settings.worker_alive_file if settings.embedded else None
     _dispatcher = Dispatcher(
         lambda: dispatch_once(app, runtime), settings.dispatch_interval_seconds, alive
