@@ -228,6 +228,11 @@ def detect(
     mix = None
     if mixture_detector is not None:
         mix = score_mixture(mixture, sample_rate, mixture_detector, hop_seconds)
+        if mix.n_scored < len(mix.scores):
+            warnings.append(
+                f"{len(mix.scores) - mix.n_scored} of {len(mix.scores)} full-mix windows too "
+                "quiet to score (near-silence): the mixture detector left them unscored"
+            )
     mix_score = None if mix is None else mix.track_score
     mix_name = "" if mixture_detector is None else mixture_detector.name
     reasons = [explain_verdict(mix_name, mix_score, music_thresholds)]

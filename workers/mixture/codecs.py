@@ -1,7 +1,8 @@
 """Codec and band-limiting conditions applied alike to real and synthetic excerpts.
 
 Real music reaches us as MP3, AAC, Opus or Vorbis at many bitrates, and old recordings can be
-band-limited. If only one class went through a codec, the detector would learn the codec. So
+band-limited, often before a lossy encoder (a 22.05 kHz master sold as MP3, a field recording
+shared as Vorbis). If only one class went through a codec, the detector would learn the codec. So
 every excerpt, real or fake, passes through a condition drawn from one registry, and each
 condition returns audio time-aligned with its input: encoder delay and padding are removed by
 ffmpeg's gapless handling (LAME tag, MP4 edit list, Ogg pre-skip), then the result is trimmed or
@@ -35,7 +36,8 @@ def _soxr(rate: int) -> str:
 
 @dataclass(frozen=True)
 class Condition:
-    """One way of degrading audio. `encoder` is None for conditions that encode nothing."""
+    """One way of degrading audio. `encoder` is None for conditions that encode nothing; with
+    both `band_rate` and `encoder`, the audio is band-limited first, then encoded."""
 
     name: str
     encoder: str | None
@@ -59,6 +61,10 @@ REGISTRY: tuple[Condition, ...] = (
     Condition("rate-16000", None, band_rate=16000),
     Condition("rate-22050", None, band_rate=22050),
     Condition("rate-32000", None, band_rate=32000),
+    Condition("rate-16000+mp3-128", "libmp3lame", ("-b:a", "128k"), ".mp3", 16000),
+    Condition("rate-22050+mp3-96", "libmp3lame", ("-b:a", "96k"), ".mp3", 22050),
+    Condition("rate-22050+vorbis-q2", "libvorbis", ("-q:a", "2"), ".ogg", 22050),
+    Condition("rate-32000+aac-96", "aac", ("-b:a", "96k"), ".m4a", 32000),
 )
 """Every condition, in a fixed order; `available_conditions` drops those ffmpeg here lacks."""
 
@@ -136,10 +142,16 @@ def apply_condition(audio: np.ndarray, rate: int, condition: str) -> np.ndarray:
     if spec.band_rate is not None:
         chain = f"{_soxr(spec.band_rate)},{_soxr(RATE)}"
         decoded = _run_ffmpeg(condition, [*_raw_input(samples), "-af", chain, *RAW_OUTPUT], samples)
-    else:
-        decoded = _encode_decode(spec, samples)
+        samples = _from_raw(decoded, samples)
+    if spec.encoder is not None:
+        samples = _from_raw(_encode_decode(spec, samples), samples)
+    return samples
+
+
+def _from_raw(decoded: bytes, like: np.ndarray) -> np.ndarray:
+    """ffmpeg's interleaved float32 output as (channels, n) of ``like``'s shape."""
     interleaved = np.frombuffer(decoded, dtype=np.float32)
-    return _fit_length(interleaved.reshape(-1, samples.shape[0]).T, samples.shape[1])
+    return _fit_length(interleaved.reshape(-1, like.shape[0]).T, like.shape[1])
 
 
 def _encode_decode(spec: Condition, samples: np.ndarray) -> bytes:

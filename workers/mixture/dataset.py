@@ -21,9 +21,9 @@ import soundfile as sf
 
 from workers.mixture.codecs import apply_condition
 from workers.mixture.corpus import TrackRecord
-from workers.mixture.features import SAMPLE_RATE, spectrogram_patch, track_frames
+from workers.mixture.features import SAMPLE_RATE, level_db, spectrogram_patch, track_frames
 from workers.mixture.generators import blend, generators_in, load_generator, random_blend_fraction
-from workers.mixture.model import WINDOW_SECONDS
+from workers.mixture.model import MIN_WINDOW_LEVEL_DB, WINDOW_SECONDS
 
 REAL = "real"
 Progress = Callable[[int, int], None]
@@ -118,6 +118,8 @@ def _excerpt_rows(job: tuple[Path, str, int, float, Recipe]) -> list[Row]:
     path, track_id, index, start, recipe = job
     rng = np.random.default_rng([recipe.seed, index, zlib.crc32(track_id.encode())])
     audio = read_excerpt(path, start, recipe.excerpt_seconds)
+    if level_db(audio.mean(axis=0)) < MIN_WINDOW_LEVEL_DB:
+        return []  # the service leaves such a window unscored: nothing to learn from it
     rows = []
     conditions = rng.choice(recipe.conditions, size=recipe.reals_per_excerpt, replace=False)
     for condition in conditions:

@@ -70,11 +70,18 @@ class TrackFrames:
     ``phase``: (frames, len(PHASE_BANDS) * (len(PHASE_TOLERANCES) + 1)) float32, frame f at
     f * PHASE_HOP: per band, the weight of consistent peaks at each tolerance, then the
     weight of all peaks (the denominator).
+    ``energy``: (frames,) float64, the mean square of the samples of fine frame f.
     """
 
     power: np.ndarray
     phase: np.ndarray
+    energy: np.ndarray
     n_samples: int
+
+    def level_db(self, start_s: float, end_s: float) -> float:
+        """Mean power of the audio between two times, in dB relative to full scale (a
+        full-scale square wave is 0 dB; digital silence is -inf)."""
+        return _decibels(float(_rows(self.energy, start_s, end_s, FINE_HOP).mean()))
 
     def window(self, start_s: float, end_s: float) -> np.ndarray:
         """Feature vector (FEATURE_SIZE,) float32 of the audio between two times (seconds)."""
@@ -89,6 +96,15 @@ class TrackFrames:
         return fingerprint(_rows(self.power, start_s, end_s, FINE_HOP).mean(axis=0))
 
 
+def level_db(mono: np.ndarray) -> float:
+    """Mean power of a mono signal in dB full scale, as ``TrackFrames.level_db``."""
+    return _decibels(float(np.mean(np.asarray(mono, dtype=np.float64) ** 2)))
+
+
+def _decibels(energy: float) -> float:
+    return 10.0 * float(np.log10(energy)) if energy > 0 else float("-inf")
+
+
 def _rows(frames: np.ndarray, start_s: float, end_s: float, hop: int) -> np.ndarray:
     first = int(np.floor(start_s * SAMPLE_RATE / hop))
     last = int(np.ceil(end_s * SAMPLE_RATE / hop))
@@ -101,7 +117,18 @@ def track_frames(mono: np.ndarray) -> TrackFrames:
     signal = np.asarray(mono, dtype=np.float32)
     if signal.size < FINE_NFFT:
         signal = np.pad(signal, (0, FINE_NFFT - signal.size))
-    return TrackFrames(fine_power(signal), phase_counts(signal), int(np.asarray(mono).size))
+    return TrackFrames(
+        fine_power(signal), phase_counts(signal), frame_energy(signal), int(np.asarray(mono).size)
+    )
+
+
+def frame_energy(signal: np.ndarray) -> np.ndarray:
+    """Mean square (frames,) float64 of the samples under each fine frame (as ``fine_power``)."""
+    frames = 1 + (signal.size - FINE_NFFT) // FINE_HOP
+    total = np.concatenate([[0.0], np.cumsum(signal.astype(np.float64) ** 2)])
+    begin = np.arange(frames) * FINE_HOP
+    energy: np.ndarray = (total[begin + FINE_NFFT] - total[begin]) / FINE_NFFT
+    return energy
 
 
 def fine_power(signal: np.ndarray) -> np.ndarray:

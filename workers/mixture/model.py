@@ -20,6 +20,10 @@ from workers.mixture.features import FEATURE_SIZE, SAMPLE_RATE, TrackFrames, tra
 
 # One window of features spans this much audio: long enough for a stable fine spectrum.
 WINDOW_SECONDS = 10.0
+# A window quieter than this (mean power, dB full scale) carries no measurable decoder
+# artefact: it is left unscored. Digital silence and the dither of a 16-bit file lie far
+# below; the quietest passages of real recordings lie far above (-60 dBFS and up).
+MIN_WINDOW_LEVEL_DB = -70.0
 CHECKPOINT_VERSION = 1
 
 
@@ -104,11 +108,18 @@ def predict(model: MixtureClassifier, features: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class TrackWindows:
-    """Window spans (seconds) over a track and the feature vector of each."""
+    """Window spans (seconds) over a track, the feature vector of each and whether it is loud
+    enough to score (MIN_WINDOW_LEVEL_DB)."""
 
     starts_seconds: tuple[float, ...]
     ends_seconds: tuple[float, ...]
     features: np.ndarray  # (windows, n_features) float32
+    audible: np.ndarray  # (windows,) bool
+
+    def scores(self, model: MixtureClassifier) -> list[float | None]:
+        """P(synthetic) of each window; None for a window too quiet to score."""
+        probs = predict(model, self.features)
+        return [float(p) if keep else None for p, keep in zip(probs, self.audible, strict=True)]
 
 
 def window_features(frames: TrackFrames, hop_seconds: float) -> TrackWindows:
@@ -122,8 +133,12 @@ def window_features(frames: TrackFrames, hop_seconds: float) -> TrackWindows:
         if starts[-1] + WINDOW_SECONDS < duration - 1e-6:
             starts.append(duration - WINDOW_SECONDS)
     ends = [min(s + WINDOW_SECONDS, duration) for s in starts]
-    rows = np.stack([frames.window(s, e) for s, e in zip(starts, ends, strict=True)])
-    return TrackWindows(tuple(float(s) for s in starts), tuple(float(e) for e in ends), rows)
+    spans = list(zip(starts, ends, strict=True))
+    rows = np.stack([frames.window(s, e) for s, e in spans])
+    audible = np.array([frames.level_db(s, e) >= MIN_WINDOW_LEVEL_DB for s, e in spans])
+    return TrackWindows(
+        tuple(float(s) for s in starts), tuple(float(e) for e in ends), rows, audible
+    )
 
 
 def track_windows(mono: np.ndarray, hop_seconds: float) -> TrackWindows:

@@ -14,8 +14,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
+import pickle
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -53,6 +56,10 @@ Progress = Callable[[str, int, int], None]
 SCORING_HOP_SECONDS = 1.0
 # Full-strength fakes of the validation split below the authentic threshold: at most this share.
 AUTHENTIC_MISS_RATE = 0.05
+# Hard negatives: real train rows scoring above this quantile of the fakes' scores.
+HARD_NEGATIVE_QUANTILE = 0.25
+# The code whose output the row and calibration caches hold.
+_ROW_SOURCES = ("codecs.py", "dataset.py", "features.py", "corpus.py", "generators")
 
 
 FEATURES, FINGERPRINT, SPECTROGRAM = "features", "fingerprint", "spectrogram"
@@ -96,6 +103,7 @@ class TrainConfig:
     generator_fit_excerpts: int = 16
     classifier_steps: int = 600
     cnn_epochs: int = 12
+    hard_negative_weight: float = 4.0
     target_fpr: float = 0.005
     max_tracks: int | None = None  # per split, for tiny test budgets
     calibration_seconds: float = 30.0
@@ -126,15 +134,41 @@ def fit_candidate(
             weight_decay=1e-2,
         )
         return lambda other: predict(model, other.fingerprints)
-    model = fit_classifier(
-        rows.features,
-        rows.labels,
-        hidden=candidate.hidden,
-        steps=config.classifier_steps,
-        seed=config.seed,
-        columns=_columns(candidate, rows.features.shape[1]),
-    )
+    model = fit_features(candidate, rows, config)
     return lambda other: predict(model, other.features)
+
+
+def fit_features(candidate: Candidate, rows: ExampleSet, config: TrainConfig) -> MixtureClassifier:
+    """Fit a FEATURES candidate, then refit with its hard negatives weighted up."""
+
+    def fit(weight: np.ndarray | None) -> MixtureClassifier:
+        return fit_classifier(
+            rows.features,
+            rows.labels,
+            hidden=candidate.hidden,
+            steps=config.classifier_steps,
+            seed=config.seed,
+            sample_weight=weight,
+            columns=_columns(candidate, rows.features.shape[1]),
+        )
+
+    model = fit(None)
+    if config.hard_negative_weight <= 1.0:
+        return model
+    return fit(hard_negative_weights(rows.labels, predict(model, rows.features), config))
+
+
+def hard_negative_weights(
+    labels: np.ndarray, scores: np.ndarray, config: TrainConfig
+) -> np.ndarray:
+    """Row weights: ``hard_negative_weight`` for reals scored above the fakes' lowest
+    quartile (HARD_NEGATIVE_QUANTILE), 1 otherwise."""
+    fakes = scores[labels == 1]
+    if fakes.size == 0:
+        return np.ones(labels.size)
+    cut = float(np.quantile(fakes, HARD_NEGATIVE_QUANTILE))
+    hard = (labels == 0) & (scores >= cut)
+    return np.where(hard, config.hard_negative_weight, 1.0)
 
 
 def leave_one_family_out(
@@ -171,6 +205,7 @@ class CalibrationItem:
     has_vocals: bool
     kind: str  # the track's kind: music, or other real audio (corpus.OTHER)
     features: np.ndarray  # (windows, n_features) at SCORING_HOP_SECONDS
+    audible: np.ndarray  # (windows,) bool: loud enough to score
 
 
 def _calibration_item(job: tuple[Path, TrackRecord, float, float]) -> list[CalibrationItem]:
@@ -182,7 +217,13 @@ def _calibration_item(job: tuple[Path, TrackRecord, float, float]) -> list[Calib
         windows = track_windows(coded.mean(axis=0), SCORING_HOP_SECONDS)
         items.append(
             CalibrationItem(
-                track.track_id, start, condition, track.has_vocals, track.kind, windows.features
+                track.track_id,
+                start,
+                condition,
+                track.has_vocals,
+                track.kind,
+                windows.features,
+                windows.audible,
             )
         )
     return items
@@ -215,10 +256,13 @@ def calibration_items(
 def calibration_scores(
     model: MixtureClassifier, items: list[CalibrationItem]
 ) -> list[dict[str, Any]]:
-    """Each item's track score, computed as the service computes it from window scores."""
+    """Each item's track score, computed as the service computes it from window scores
+    (None when every window is too quiet to score)."""
     out = []
     for item in items:
-        score = aggregate_track_score(list(predict(model, item.features)), SCORING_HOP_SECONDS)
+        probs = predict(model, item.features)
+        windows = [float(p) if keep else None for p, keep in zip(probs, item.audible, strict=True)]
+        score = aggregate_track_score(windows, SCORING_HOP_SECONDS)
         out.append(
             {
                 "track_id": item.track_id,
@@ -243,8 +287,13 @@ def clopper_pearson(errors: int, n: int, confidence: float = 0.95) -> tuple[floa
 def calibrate(
     items: list[dict[str, Any]], valid: ExampleSet, valid_scores: np.ndarray, target_fpr: float
 ) -> dict[str, Any]:
-    """The synthetic threshold (FPR <= target per track) and the authentic one below it."""
-    scores = np.array([item["score"] for item in items])
+    """The synthetic threshold (FPR <= target per track) and the authentic one below it.
+
+    An item left unscored (every window too quiet) can be no false positive: it counts in
+    ``n`` as a score of 0 and is reported in ``unscored``.
+    """
+    unscored = sum(item["score"] is None for item in items)
+    scores = np.array([0.0 if item["score"] is None else item["score"] for item in items])
     threshold = choose_threshold(scores, target_fpr)
     false_positives = int((scores >= threshold).sum())
     low, high = clopper_pearson(false_positives, scores.size)
@@ -281,12 +330,15 @@ def calibrate(
         "threshold": threshold,
         "authentic_threshold": authentic,
         "n": int(scores.size),
+        "unscored": unscored,
         "false_positives": false_positives,
         "fpr": false_positives / scores.size,
         "fpr_ci95": [low, high],
         "per_condition": per_condition,
         "per_kind": per_kind,
-        "authentic_share": float((scores <= authentic).mean()),
+        "authentic_share": float(
+            np.mean([s is not None and s <= authentic for s in (i["score"] for i in items)])
+        ),
         "validation_detection": detection,
     }
 
@@ -348,7 +400,11 @@ def train_mixture(
     corpus_dir: Path, out: Path, config: TrainConfig, progress: Progress | None = None
 ) -> dict[str, Any]:
     """Run the recipe; writes the checkpoint to ``out`` and returns the training report."""
-    train, valid = build_rows(corpus_dir, config, progress)
+    train, valid = cached(
+        config,
+        cache_key(corpus_dir, config, "rows"),
+        lambda: build_rows(corpus_dir, config, progress),
+    )
     lofo = {}
     for k, candidate in enumerate(CANDIDATES):
         lofo[candidate.name] = leave_one_family_out(train, valid, candidate, config)
@@ -362,17 +418,14 @@ def train_mixture(
             float(np.mean(list(lofo[c.name].values()))),
         ),
     )
-    model = fit_classifier(
-        train.features,
-        train.labels,
-        hidden=chosen.hidden,
-        steps=config.classifier_steps,
-        seed=config.seed,
-        columns=_columns(chosen, train.features.shape[1]),
-    )
+    model = fit_features(chosen, train, config)
     valid_scores = predict(model, valid.features)
-    calibration = calibration_items(
-        corpus_dir, split_tracks(corpus_dir, "calibration", config), config, progress
+    calibration = cached(
+        config,
+        cache_key(corpus_dir, config, "calibration"),
+        lambda: calibration_items(
+            corpus_dir, split_tracks(corpus_dir, "calibration", config), config, progress
+        ),
     )
     items = calibration_scores(model, calibration)
     report = {
@@ -390,6 +443,42 @@ def train_mixture(
     }
     save_checkpoint(model, out, _plain(report))
     return report
+
+
+def cache_key(corpus_dir: Path, config: TrainConfig, what: str) -> str:
+    """Digest of what ``what`` ("rows" or "calibration") depends on: the corpus manifest, the
+    recipe settings that shape it, the codec conditions here and the source code making it."""
+    shaping = {
+        "rows": ("seed", "excerpts_per_track", "generator_steps", "generator_fit_excerpts"),
+        "calibration": ("seed", "calibration_seconds", "calibration_excerpts"),
+    }[what]
+    settings = {name: getattr(config, name) for name in (*shaping, "max_tracks", "families")}
+    sha = hashlib.sha256(json.dumps([what, settings, available_conditions()]).encode())
+    sha.update((corpus_dir / "manifest.json").read_bytes())
+    here = Path(__file__).parent
+    for name in _ROW_SOURCES:
+        for source in (
+            sorted((here / name).rglob("*.py")) if (here / name).is_dir() else [here / name]
+        ):
+            sha.update(source.read_bytes())
+    return f"{what}-{sha.hexdigest()[:24]}"
+
+
+def cached(config: TrainConfig, key: str, build: Callable[[], Any]) -> Any:
+    """``build()``, kept in ``config.cache_dir`` under ``key`` when a cache folder is set."""
+    if config.cache_dir is None:
+        return build()
+    path = config.cache_dir / f"{key}.pickle"
+    if path.exists():
+        with path.open("rb") as handle:
+            return pickle.load(handle)
+    value = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("wb") as handle:
+        pickle.dump(value, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)
+    return value
 
 
 def _plain(value: Any) -> Any:

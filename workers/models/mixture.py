@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from workers.mixture.features import SAMPLE_RATE
-from workers.mixture.model import WINDOW_SECONDS, load_checkpoint, predict, track_windows
+from workers.mixture.model import WINDOW_SECONDS, load_checkpoint, track_windows
 from workers.models.registry import ModelSpec
 from workers.models.roles import ModelInfo
 from workers.models.weights import ResolvedWeights
@@ -25,15 +25,15 @@ class LoadedMixtureDetector:
 
     def score_track(
         self, mono: np.ndarray, hop_seconds: float
-    ) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+    ) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float | None, ...]]:
         """Window starts, ends (seconds) and P(synthetic) over a whole track.
 
         mono: float32 (n,) at ``sample_rate``; windows of ``window_seconds`` every
-        ``hop_seconds`` (one window when the track is shorter).
+        ``hop_seconds`` (one window when the track is shorter); None for a window too quiet
+        to score (``MIN_WINDOW_LEVEL_DB``).
         """
         windows = track_windows(np.asarray(mono, dtype=np.float32), hop_seconds)
-        scores = tuple(float(p) for p in predict(self.model, windows.features))
-        return windows.starts_seconds, windows.ends_seconds, scores
+        return windows.starts_seconds, windows.ends_seconds, tuple(windows.scores(self.model))
 
 
 def load_mixture_detector(

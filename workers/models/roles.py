@@ -77,8 +77,9 @@ class MixtureDetector(Protocol):
 
     def score_track(
         self, mono: np.ndarray, hop_seconds: float
-    ) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
-        """mono float32 (n,) at ``sample_rate`` -> window starts, ends (s), P(synthetic)."""
+    ) -> tuple[tuple[float, ...], tuple[float, ...], tuple[float | None, ...]]:
+        """mono float32 (n,) at ``sample_rate`` -> window starts, ends (s), P(synthetic)
+        (None for a window it cannot score)."""
         ...
 
 

@@ -279,3 +279,41 @@ def test_every_mixture_detector_has_music_thresholds_that_leave_every_verdict_re
         assert 0.0 < thresholds.authentic <= thresholds.synthetic < 1.0, name
         assert decide_verdict(1.0, thresholds) == LIKELY_SYNTHETIC
         assert decide_verdict(0.0, thresholds) == LIKELY_AUTHENTIC
+
+
+def test_a_silent_stretch_of_the_mix_is_unscored_by_the_mixture_detector_and_said() -> None:
+    from workers.models.registry import default_model_name, load_model
+    from workers.models.weights import music_thresholds
+
+    name = default_model_name("mixture-detector")
+    rate = 44100
+    noise = np.random.default_rng(0).normal(0, 0.1, (2, 20 * rate)).astype(np.float32)
+    track = np.concatenate([noise, np.zeros((2, 20 * rate), dtype=np.float32)], axis=1)
+    silent = np.zeros((2, 20 * rate), dtype=np.float32)
+    mixer = load_model("mixture-detector", name)
+
+    partly = detect(
+        track,
+        track,
+        rate,
+        EnergyDetector(),
+        threshold=0.5,
+        mixture_detector=mixer,
+        music_thresholds=music_thresholds(name),
+    )
+    nothing = detect(
+        silent,
+        silent,
+        rate,
+        EnergyDetector(),
+        threshold=0.5,
+        mixture_detector=mixer,
+        music_thresholds=music_thresholds(name),
+    )
+
+    mix = partly.windows[1]
+    assert mix.source == "mixture" and mix.scores[0] is not None and mix.scores[-1] is None
+    assert partly.scores["mixture"] is not None
+    assert any("too quiet to score" in w for w in partly.warnings)
+    assert nothing.scores["mixture"] is None and nothing.verdict == INCONCLUSIVE
+    assert "scored nothing" in nothing.reasons[0]

@@ -91,6 +91,15 @@ def test_rate_22050_band_limits_to_11_khz(noise: np.ndarray) -> None:
     assert high_band_share(apply_condition(noise, RATE, "rate-22050"), 11500.0) < 1e-3
 
 
+def test_a_chained_condition_band_limits_before_it_encodes(noise: np.ndarray) -> None:
+    chained = apply_condition(noise, RATE, "rate-22050+vorbis-q2")
+    vorbis = apply_condition(noise, RATE, "vorbis-q2")
+
+    assert high_band_share(chained, 11500.0) < 1e-3
+    assert high_band_share(vorbis, 11500.0) > 0.05  # the encoder alone keeps that band
+    assert not np.array_equal(chained, apply_condition(noise, RATE, "rate-22050"))
+
+
 def test_mono_input_comes_back_mono(excerpt: np.ndarray) -> None:
     mono = excerpt[:1]
 

@@ -11,6 +11,7 @@ import torch
 from workers.compute.evaluation import roc_auc
 from workers.mixture.features import FEATURE_SIZE, SAMPLE_RATE
 from workers.mixture.model import (
+    MIN_WINDOW_LEVEL_DB,
     WINDOW_SECONDS,
     fit_classifier,
     load_checkpoint,
@@ -71,3 +72,27 @@ def test_a_track_shorter_than_a_window_is_one_window() -> None:
     windows = track_windows(mono, hop_seconds=1.0)
     assert windows.starts_seconds == (0.0,) and windows.ends_seconds == (3.0,)
     assert WINDOW_SECONDS > 3.0
+
+
+def test_windows_quieter_than_the_floor_are_left_unscored() -> None:
+    rng = np.random.default_rng(0)
+    mono = rng.normal(0, 0.1, 40 * SAMPLE_RATE).astype(np.float32)  # about -20 dBFS
+    mono[15 * SAMPLE_RATE :] *= 10 ** ((MIN_WINDOW_LEVEL_DB - 15) / 20)  # then -55 dB lower
+    windows = track_windows(mono, hop_seconds=5.0)
+    x, y = _blobs(50, 2.0, seed=0)
+    scores = windows.scores(fit_classifier(x, y, steps=10))
+
+    # Windows start every 5 s; the one over 10-20 s is half loud, so loud on average; the one
+    # at 15 s may catch the last loud samples in its first fine frame.
+    assert windows.audible.tolist()[:3] == [True] * 3
+    assert windows.audible.tolist()[4:] == [False] * 3
+    assert [s is None for s in scores] == [not a for a in windows.audible]
+    assert all(0.0 <= s <= 1.0 for s in scores if s is not None)
+
+
+def test_digital_silence_is_unscored_and_a_quiet_passage_is_scored() -> None:
+    silence = np.zeros(12 * SAMPLE_RATE, dtype=np.float32)
+    quiet = np.random.default_rng(1).normal(0, 10 ** (-55 / 20), 12 * SAMPLE_RATE)
+
+    assert not track_windows(silence, 1.0).audible.any()
+    assert track_windows(quiet.astype(np.float32), 1.0).audible.all()
