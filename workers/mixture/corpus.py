@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import soundfile as sf
 
 from app.hashing import sha256_file
@@ -83,6 +84,10 @@ SPLITS: tuple[str, ...] = ("train", "validation", "calibration")
 DEBIAN_SPLIT_BOUNDS: tuple[tuple[float, str], ...] = ((0.55, "train"), (0.70, "validation"))
 MANIFEST = "manifest.json"
 OUTPUT_RATE = 44100
+# Digital silence: 16-bit samples at most this far from zero (about -80 dBFS), cut from either
+# end of a decoded file when at least MIN_SILENT_END_SECONDS of it lie there.
+SILENCE_LEVEL = 3
+MIN_SILENT_END_SECONDS = 1.0
 REQUIRED_TOOLS = ("apt-get", "dpkg-deb", "ffmpeg", "ffprobe")
 Progress = Callable[[str], None]
 
@@ -463,7 +468,11 @@ def probe_duration(path: Path) -> float | None:
 
 
 def decode_to_flac(source: Path, target: Path) -> float:
-    """Decode `source` to 44.1 kHz stereo 16-bit FLAC at `target` unless it exists; seconds."""
+    """Decode `source` to 44.1 kHz stereo 16-bit FLAC at `target` unless it exists; seconds.
+
+    Digital silence at either end (tracker modules render their pattern gaps and an empty
+    tail) is cut off, so that no excerpt of a music track is silence; a file that is silence
+    throughout is kept whole."""
     if not target.exists():
         partial = target.with_suffix(".partial.flac")
         _run(
@@ -472,9 +481,23 @@ def decode_to_flac(source: Path, target: Path) -> float:
             + ["-sample_fmt", "s16", "-c:a", "flac", str(partial)],
             f"ffmpeg decode {source.name}",
         )
+        trim_silent_ends(partial)
         partial.replace(target)
     info = sf.info(str(target))
     return float(info.frames) / float(info.samplerate)
+
+
+def trim_silent_ends(path: Path) -> None:
+    """Rewrite the FLAC at ``path`` without its leading and trailing digital silence (samples
+    below SILENCE_LEVEL) when that is at least MIN_SILENT_END_SECONDS; silence throughout stays."""
+    audio, rate = sf.read(str(path), dtype="int16", always_2d=True)
+    loud = np.flatnonzero(np.abs(audio.astype(np.int32)).max(axis=1) > SILENCE_LEVEL)
+    if loud.size == 0:
+        return
+    first, last = int(loud[0]), int(loud[-1]) + 1
+    if first + (audio.shape[0] - last) < MIN_SILENT_END_SECONDS * rate:
+        return
+    sf.write(str(path), audio[first:last], rate, format="FLAC", subtype="PCM_16")
 
 
 def _run(command: list[str], what: str) -> str:

@@ -19,6 +19,7 @@ from workers.mixture.corpus import (
     TrackRecord,
     assign_splits,
     build_corpus,
+    decode_to_flac,
     fetch_package,
     find_shared_music,
     licence_for,
@@ -240,3 +241,21 @@ def test_missing_tool_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
     with pytest.raises(ToolMissingError, match="apt-get is not on PATH"):
         require_tools()
+
+
+def test_digital_silence_is_cut_from_both_ends_of_a_decoded_file(tmp_path: Path) -> None:
+    rate = 44100
+    tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(3 * rate) / rate)).astype(np.float32)
+    silence = np.zeros(2 * rate, dtype=np.float32)
+    source = tmp_path / "module.wav"
+    sf.write(source, np.concatenate([silence[: rate // 2], tone, silence]), rate)
+    all_quiet = tmp_path / "silence.wav"
+    sf.write(all_quiet, silence, rate)
+
+    seconds = decode_to_flac(source, tmp_path / "module.flac")
+    kept = decode_to_flac(all_quiet, tmp_path / "silence.flac")
+
+    assert seconds == pytest.approx(3.0, abs=0.01)
+    audio, _ = sf.read(tmp_path / "module.flac", always_2d=True)
+    assert audio.shape[1] == 2 and np.abs(audio[:10]).max() > 0  # starts with the tone
+    assert kept == pytest.approx(2.0, abs=0.01)  # silence throughout stays whole
