@@ -91,8 +91,8 @@ class Settings:
     rate_limit_window_seconds: int = 60
     # Localization: hysteresis on the mixture detector's timeline curve, a shortest region
     # and the longest gap merged; measured on partial fakes (README "Where is it synthetic?").
-    region_on_threshold: float = 0.995
-    region_off_threshold: float = 0.95
+    region_on_threshold: float = 0.75
+    region_off_threshold: float = 0.6
     region_min_seconds: float = 3.0
     region_merge_gap_seconds: float = 3.0
 

@@ -1,5 +1,5 @@
-"""Pieces of the training recipe: hard-negative weights, calibration with unscored items, and
-the cache of rows and calibration features."""
+"""Pieces of the training recipe: the choice among candidates, calibration with unscored
+items, and the cache of rows and calibration features."""
 
 from __future__ import annotations
 
@@ -10,16 +10,23 @@ import numpy as np
 import pytest
 
 from workers.mixture.dataset import REAL, Example, ExampleSet
-from workers.mixture.train import TrainConfig, cache_key, cached, calibrate, hard_negative_weights
+from workers.mixture.train import (
+    FamilyOut,
+    TrainConfig,
+    _choice_key,
+    cache_key,
+    cached,
+    calibrate,
+)
 
 
-def test_only_reals_scoring_among_the_fakes_are_hard_negatives() -> None:
-    labels = np.array([0, 0, 0, 1, 1, 1, 1])
-    scores = np.array([0.1, 0.75, 0.95, 0.7, 0.8, 0.9, 0.99])
-    weights = hard_negative_weights(labels, scores, TrainConfig(hard_negative_weight=4.0))
+def test_the_candidate_detecting_most_unseen_families_at_the_threshold_is_chosen() -> None:
+    ranks_well = FamilyOut({"a": 0.99, "b": 0.95}, {"a": 0.3, "b": 0.2})
+    detects_more = FamilyOut({"a": 0.90, "b": 0.80}, {"a": 0.6, "b": 0.5})
+    tie_better_auc = FamilyOut({"a": 0.92, "b": 0.85}, {"a": 0.5, "b": 0.6})
 
-    # The fakes' lowest quartile ends at 0.775: the real at 0.95 is hard, the real at 0.75 not.
-    assert weights.tolist() == [1.0, 1.0, 4.0, 1.0, 1.0, 1.0, 1.0]
+    assert _choice_key(detects_more) > _choice_key(ranks_well)
+    assert _choice_key(tie_better_auc) > _choice_key(detects_more)  # same mean, better worst AUC
 
 
 def _valid(scores: list[float]) -> tuple[ExampleSet, np.ndarray]:

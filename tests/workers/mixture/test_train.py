@@ -74,6 +74,17 @@ def test_train_mixture_writes_a_checkpoint_with_its_whole_report(
     model, info = load_checkpoint(out)
     assert info == json.loads(report.read_text())
     assert set(info["leave_one_family_out"]["all-linear"]) == {"codec-tconv", "griffin-lim"}
+    assert set(info["leave_one_family_out"]) == {
+        "fingerprint-linear",
+        "cnn-logspec",
+        "spectral-linear",
+        "phase-linear",
+        "all-linear",
+        "all-mlp32",
+    }
+    detection = info["leave_one_family_out_detection"]
+    assert set(detection) == {"spectral-linear", "phase-linear", "all-linear", "all-mlp32"}
+    assert info["candidate"] in detection
     calibration = info["calibration"]
     assert 0.0 < calibration["authentic_threshold"] <= calibration["threshold"] <= 1.0
     assert calibration["n"] == len(CONDITIONS)  # one calibration excerpt, every condition
