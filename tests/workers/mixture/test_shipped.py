@@ -62,9 +62,7 @@ def test_the_default_mixture_detector_is_the_shipped_checkpoint(detector) -> Non
 
 
 @pytest.mark.slow
-def test_no_real_recording_in_shared_audio_is_likely_synthetic(
-    detector, audio_dir: Path
-) -> None:  # type: ignore[no-untyped-def]
+def test_no_real_recording_in_shared_audio_is_likely_synthetic(detector, audio_dir: Path) -> None:  # type: ignore[no-untyped-def]
     thresholds = music_thresholds(detector.name)
     files = sorted(p for p in audio_dir.rglob("*") if p.suffix in {".ogg", ".mp3"})
     assert len(files) >= 18  # speech, bird, whale, trumpet, instrumentals and the songs
