@@ -19,6 +19,7 @@ import soundfile as sf
 from sqlalchemy import func, select
 
 from app.cli.keys import create_key
+from app.config import Settings
 from app.db import session_scope
 from app.models import (
     ApiKey,
@@ -161,7 +162,11 @@ def test_the_report_has_regions_a_timeline_picture_and_an_html_page(
     assert job["status"] == "succeeded", job["error"]
     report = job["result"]
     assert isinstance(report["regions"], list)
-    assert report["localization"]["thresholds"]["mixture"] == {"on": 0.995, "off": 0.95}
+    defaults = Settings()
+    assert report["localization"]["thresholds"]["mixture"] == {
+        "on": defaults.region_on_threshold,
+        "off": defaults.region_off_threshold,
+    }
     assert "vocals" in report["localization"]["not_localized"]
     picture = requests.get(report["artifacts"]["timeline"], timeout=30)
     assert picture.status_code == 200 and picture.content[:8] == b"\x89PNG\r\n\x1a\n"

@@ -155,10 +155,11 @@ def fit_features(candidate: Candidate, rows: ExampleSet, config: TrainConfig) ->
 @dataclass(frozen=True)
 class FamilyOut:
     """Leave-one-family-out figures of one candidate, per held-out family: ROC AUC, and for a
-    shippable candidate the detection rate at its calibrated threshold (else empty)."""
+    shippable candidate the detection rate at its calibrated threshold (else empty; None for a
+    family without full-strength validation fakes)."""
 
     auc: dict[str, float]
-    detection: dict[str, float]
+    detection: dict[str, float | None]
 
 
 def leave_one_family_out(
@@ -173,7 +174,8 @@ def leave_one_family_out(
     items give the fit (detection)."""
     train_family, valid_family = train.column("family"), valid.column("family")
     full = valid.column("fraction") >= 1.0
-    aucs, detection = {}, {}
+    aucs: dict[str, float] = {}
+    detection: dict[str, float | None] = {}
     for family in config.families:
         rows = train.subset(train_family != family)
         test = valid.subset((valid_family == REAL) | (valid_family == family))
@@ -186,7 +188,7 @@ def leave_one_family_out(
             _item_scores(calibration_scores(model, calibration)), config.target_fpr
         )
         fakes = predict(model, valid.features[full & (valid_family == family)])
-        detection[family] = float((fakes >= threshold).mean()) if fakes.size else float("nan")
+        detection[family] = float((fakes >= threshold).mean()) if fakes.size else None
     return FamilyOut(aucs, detection)
 
 
@@ -449,13 +451,14 @@ def train_mixture(
             if k != "cache_dir"
         },
     }
-    save_checkpoint(model, out, _plain(report))
-    return report
+    plain: dict[str, Any] = _plain(report)
+    save_checkpoint(model, out, plain)
+    return plain
 
 
 def _choice_key(out: FamilyOut) -> tuple[float, float, float]:
     """Mean detection of held-out families at the threshold, then worst and mean AUC."""
-    detection = [v for v in out.detection.values() if not math.isnan(v)]
+    detection = [v for v in out.detection.values() if v is not None]
     return (
         round(float(np.mean(detection)) if detection else 0.0, 3),
         round(min(out.auc.values()), 3),
