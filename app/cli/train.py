@@ -46,7 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     mixture.add_argument("--workers", type=int, default=None, help="processes (default: CPUs)")
     mixture.add_argument(
-        "--cache", type=Path, default=None, help="folder caching fitted generators between runs"
+        "--cache",
+        type=Path,
+        default=None,
+        help="folder keeping fitted generators, feature rows and calibration features between runs",
     )
     mixture.add_argument("--report", type=Path, default=None, help="also write the report JSON")
 
