@@ -61,8 +61,11 @@ Progress = Callable[[str, int, int], None]
 SCORING_HOP_SECONDS = 1.0
 # Full-strength fakes of the validation split below the authentic threshold: at most this share.
 AUTHENTIC_MISS_RATE = 0.05
-# The code whose output the row and calibration caches hold.
-_ROW_SOURCES = ("codecs.py", "dataset.py", "features.py", "corpus.py", "generators")
+# The code whose output the row and calibration caches hold (files of workers/mixture).
+_CACHED_SOURCES = {
+    "rows": ("codecs.py", "corpus.py", "dataset.py", "features.py", "model.py", "generators"),
+    "calibration": ("codecs.py", "corpus.py", "dataset.py", "features.py", "model.py", "train.py"),
+}
 
 
 FEATURES, FINGERPRINT, SPECTROGRAM = "features", "fingerprint", "spectrogram"
@@ -477,7 +480,7 @@ def cache_key(corpus_dir: Path, config: TrainConfig, what: str) -> str:
     sha = hashlib.sha256(json.dumps([what, settings, available_conditions()]).encode())
     sha.update((corpus_dir / "manifest.json").read_bytes())
     here = Path(__file__).parent
-    for name in _ROW_SOURCES:
+    for name in _CACHED_SOURCES[what]:
         for source in (
             sorted((here / name).rglob("*.py")) if (here / name).is_dir() else [here / name]
         ):
