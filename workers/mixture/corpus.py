@@ -483,13 +483,16 @@ def decode_to_flac(source: Path, target: Path) -> float:
         )
         trim_silent_ends(partial)
         partial.replace(target)
+    else:  # decoded by an earlier run, perhaps by a builder that did not trim yet
+        trim_silent_ends(target, partial=target.with_suffix(".partial.flac"))
     info = sf.info(str(target))
     return float(info.frames) / float(info.samplerate)
 
 
-def trim_silent_ends(path: Path) -> None:
+def trim_silent_ends(path: Path, partial: Path | None = None) -> None:
     """Rewrite the FLAC at ``path`` without its leading and trailing digital silence (samples
-    below SILENCE_LEVEL) when that is at least MIN_SILENT_END_SECONDS; silence throughout stays."""
+    below SILENCE_LEVEL) when that is at least MIN_SILENT_END_SECONDS; silence throughout stays.
+    With ``partial``, the trimmed audio is written there first and then replaces ``path``."""
     audio, rate = sf.read(str(path), dtype="int16", always_2d=True)
     loud = np.flatnonzero(np.abs(audio.astype(np.int32)).max(axis=1) > SILENCE_LEVEL)
     if loud.size == 0:
@@ -497,7 +500,9 @@ def trim_silent_ends(path: Path) -> None:
     first, last = int(loud[0]), int(loud[-1]) + 1
     if first + (audio.shape[0] - last) < MIN_SILENT_END_SECONDS * rate:
         return
-    sf.write(str(path), audio[first:last], rate, format="FLAC", subtype="PCM_16")
+    sf.write(str(partial or path), audio[first:last], rate, format="FLAC", subtype="PCM_16")
+    if partial is not None:
+        partial.replace(path)
 
 
 def _run(command: list[str], what: str) -> str:

@@ -26,7 +26,7 @@ from scipy.ndimage import median_filter
 from scipy.signal import stft
 
 SAMPLE_RATE = 44100
-# Fine spectrum: 8192-point frames (5.4 Hz bins), half overlapping.
+# Fine spectrum: 8192-point frames (5.4 Hz bins), half overlapping (frame_energy relies on it).
 FINE_NFFT = 8192
 FINE_HOP = 4096
 # The envelope removed from the log spectrum: a running median over ~170 Hz.
@@ -124,10 +124,15 @@ def track_frames(mono: np.ndarray) -> TrackFrames:
 
 def frame_energy(signal: np.ndarray) -> np.ndarray:
     """Mean square (frames,) float64 of the samples under each fine frame (as ``fine_power``)."""
-    frames = 1 + (signal.size - FINE_NFFT) // FINE_HOP
-    total = np.concatenate([[0.0], np.cumsum(signal.astype(np.float64) ** 2)])
-    begin = np.arange(frames) * FINE_HOP
-    energy: np.ndarray = (total[begin + FINE_NFFT] - total[begin]) / FINE_NFFT
+    # A fine frame is two hops long: sum squares per hop block, then add neighbouring blocks
+    # (no float64 copy of the whole track).
+    blocks = signal.size // FINE_HOP
+    squares = np.empty(blocks, dtype=np.float64)
+    for first in range(0, blocks, 4096):
+        last = min(first + 4096, blocks)
+        chunk = signal[first * FINE_HOP : last * FINE_HOP].astype(np.float64)
+        squares[first:last] = (chunk.reshape(-1, FINE_HOP) ** 2).sum(axis=1)
+    energy: np.ndarray = (squares[:-1] + squares[1:]) / FINE_NFFT
     return energy
 
 

@@ -63,7 +63,15 @@ SCORING_HOP_SECONDS = 1.0
 AUTHENTIC_MISS_RATE = 0.05
 # The code whose output the row and calibration caches hold (files of workers/mixture).
 _CACHED_SOURCES = {
-    "rows": ("codecs.py", "corpus.py", "dataset.py", "features.py", "model.py", "generators"),
+    "rows": (
+        "codecs.py",
+        "corpus.py",
+        "dataset.py",
+        "features.py",
+        "model.py",
+        "train.py",
+        "generators",
+    ),
     "calibration": ("codecs.py", "corpus.py", "dataset.py", "features.py", "model.py", "train.py"),
 }
 

@@ -259,3 +259,15 @@ def test_digital_silence_is_cut_from_both_ends_of_a_decoded_file(tmp_path: Path)
     audio, _ = sf.read(tmp_path / "module.flac", always_2d=True)
     assert audio.shape[1] == 2 and np.abs(audio[:10]).max() > 0  # starts with the tone
     assert kept == pytest.approx(2.0, abs=0.01)  # silence throughout stays whole
+
+
+def test_a_file_decoded_before_trimming_existed_is_trimmed_on_a_rerun(tmp_path: Path) -> None:
+    rate = 44100
+    tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(3 * rate) / rate)).astype(np.float32)
+    old = np.concatenate([tone, np.zeros(5 * rate, dtype=np.float32)])
+    sf.write(tmp_path / "old.flac", np.stack([old, old], axis=1), rate, subtype="PCM_16")
+
+    assert decode_to_flac(tmp_path / "missing-source.ogg", tmp_path / "old.flac") == (
+        pytest.approx(3.0, abs=0.01)
+    )
+    assert not (tmp_path / "old.partial.flac").exists()

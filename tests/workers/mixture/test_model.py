@@ -96,3 +96,18 @@ def test_digital_silence_is_unscored_and_a_quiet_passage_is_scored() -> None:
 
     assert not track_windows(silence, 1.0).audible.any()
     assert track_windows(quiet.astype(np.float32), 1.0).audible.all()
+
+
+@pytest.mark.parametrize("n", [8192, 12287, 12288, 3 * SAMPLE_RATE + 7])
+def test_frame_energy_is_the_mean_square_under_each_fine_frame(n: int) -> None:
+    from workers.mixture.features import FINE_HOP, FINE_NFFT, fine_power, frame_energy
+
+    signal = np.random.default_rng(n).normal(0, 0.1, n).astype(np.float32)
+    energy = frame_energy(signal)
+    direct = [
+        np.mean(signal[f * FINE_HOP : f * FINE_HOP + FINE_NFFT].astype(np.float64) ** 2)
+        for f in range(len(energy))
+    ]
+
+    assert len(energy) == len(fine_power(signal))
+    np.testing.assert_allclose(energy, direct, rtol=1e-9)
