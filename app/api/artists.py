@@ -31,10 +31,7 @@ def create() -> tuple[dict[str, Any], int, dict[str, str]]:
 @bp.get("")
 def index() -> dict[str, Any]:
     tenant = ctx.tenant_id()
-    try:
-        limit = int(request.args.get("limit", "20"))
-    except ValueError:
-        raise InvalidRequestError("limit must be an integer") from None
+    limit = ctx.int_arg("limit", 20)
     views, cursor = service.list_artists(ctx.db(), tenant, limit, request.args.get("cursor"))
     return {
         "data": [artist_to_dict(v.artist, v.references, v.pending) for v in views],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.api.openapi_parts import CURSOR, PAGE_LIMIT, errors, page
+from app.api.openapi_parts import CURSOR, PAGE_LIMIT, errors, page, upload_form
 
 _ARTIST = {"application/json": {"schema": {"$ref": "#/components/schemas/Artist"}}}
 _REFERENCE = {"application/json": {"schema": {"$ref": "#/components/schemas/ArtistReference"}}}
@@ -72,13 +72,7 @@ PATHS: dict[str, Any] = {
             "requestBody": {
                 "required": True,
                 "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["file"],
-                            "properties": {"file": {"type": "string", "format": "binary"}},
-                        }
-                    },
+                    **upload_form(),
                     "application/json": {
                         "schema": {
                             "type": "object",

@@ -46,7 +46,7 @@ def index() -> dict[str, Any]:
         ctx.db(),
         ctx.tenant_id(),
         request.args.get("status"),
-        _int_arg("limit", 20),
+        ctx.int_arg("limit", 20),
         request.args.get("cursor"),
     )
     return {"data": [_render(batch) for batch in rows], "next_cursor": cursor}
@@ -107,7 +107,7 @@ def items(batch_id: str) -> dict[str, Any]:
         ctx.db(),
         batch.id,
         request.args.get("status"),
-        _int_arg("limit", 100),
+        ctx.int_arg("limit", 100),
         request.args.get("cursor"),
     )
     return {"data": rows, "next_cursor": cursor}
@@ -135,13 +135,6 @@ def _batch(batch_id: str) -> Batch:
 
 def _render(batch: Batch) -> dict[str, Any]:
     return reads.batch_to_dict(batch, reads.counts(ctx.db(), batch.id))
-
-
-def _int_arg(name: str, default: int) -> int:
-    try:
-        return int(request.args.get(name, str(default)))
-    except ValueError:
-        raise InvalidRequestError(f"{name} must be an integer") from None
 
 
 def _json_submission(tenant: Any) -> tuple[service.NewBatch, Iterable[ItemSpec] | None]:

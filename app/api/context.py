@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import get_sessionmaker
-from app.errors import UnauthorizedError
+from app.errors import InvalidRequestError, UnauthorizedError
 from app.hashing import hash_key
 from app.models import ApiKey
 from app.ratelimit import count_submission
@@ -66,3 +66,11 @@ def submitting_tenant_id() -> uuid.UUID:
     key = api_key()
     count_submission(db(), settings(), key.id)
     return key.tenant_id
+
+
+def int_arg(name: str, default: int) -> int:
+    """The integer query parameter ``name`` (``default`` when absent); 400 when not an integer."""
+    try:
+        return int(request.args.get(name, str(default)))
+    except ValueError:
+        raise InvalidRequestError(f"{name} must be an integer") from None

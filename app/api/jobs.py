@@ -40,10 +40,7 @@ def submit() -> tuple[dict[str, Any], int, dict[str, str]]:
 @bp.get("")
 def index() -> dict[str, Any]:
     tenant = ctx.tenant_id()
-    try:
-        limit = int(request.args.get("limit", "20"))
-    except ValueError:
-        raise InvalidRequestError("limit must be an integer") from None
+    limit = ctx.int_arg("limit", 20)
     rows, cursor = service.list_jobs(
         ctx.db(), tenant, request.args.get("status"), limit, request.args.get("cursor")
     )

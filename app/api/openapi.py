@@ -8,7 +8,7 @@ from flask import Blueprint
 
 from app.api import artists_openapi
 from app.api.openapi_batches import BATCH_PATHS, BATCH_SCHEMAS
-from app.api.openapi_parts import CURSOR, PAGE_LIMIT, errors, page
+from app.api.openapi_parts import CURSOR, PAGE_LIMIT, errors, page, upload_form
 from app.models import JOB_STATUSES
 
 bp = Blueprint("openapi", __name__)
@@ -67,17 +67,10 @@ PATHS: dict[str, Any] = {
             "requestBody": {
                 "required": True,
                 "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["file"],
-                            "properties": {
-                                "file": {"type": "string", "format": "binary"},
-                                "webhook_url": {"type": "string"},
-                                "metadata": {"type": "string", "description": "JSON object"},
-                            },
-                        }
-                    },
+                    **upload_form(
+                        webhook_url={"type": "string"},
+                        metadata={"type": "string", "description": "JSON object"},
+                    ),
                     "application/json": {
                         "schema": {"$ref": "#/components/schemas/RemoteSubmission"}
                     },

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.api.openapi_parts import CURSOR, errors, page
+from app.api.openapi_parts import CURSOR, errors, page, upload_form
 from app.models import BATCH_STATUSES, ITEM_STATUSES
 
 _PROBLEM = {"$ref": "#/components/schemas/Problem"}
@@ -83,18 +83,7 @@ BATCH_PATHS: dict[str, Any] = {
             ],
             "requestBody": {
                 "required": True,
-                "content": {
-                    "multipart/form-data": {
-                        "schema": {
-                            "type": "object",
-                            "required": ["file"],
-                            "properties": {
-                                "file": {"type": "string", "format": "binary"},
-                                "custom_id": {"type": "string", "maxLength": 255},
-                            },
-                        }
-                    }
-                },
+                "content": upload_form(custom_id={"type": "string", "maxLength": 255}),
             },
             "responses": {
                 "202": {"description": "The new item", "content": _ITEM},

@@ -1,4 +1,4 @@
-"""Pieces every part of /openapi.json shares: problem responses, and cursor pages."""
+"""Pieces every part of /openapi.json shares: problem responses, cursor pages, upload forms."""
 
 from __future__ import annotations
 
@@ -31,3 +31,10 @@ def page(ref: str) -> dict[str, Any]:
         },
     }
     return {"application/json": {"schema": schema}}
+
+
+def upload_form(**fields: dict[str, Any]) -> dict[str, Any]:
+    """The multipart/form-data content of an upload: a required binary ``file`` and ``fields``."""
+    properties = {"file": {"type": "string", "format": "binary"}, **fields}
+    schema = {"type": "object", "required": ["file"], "properties": properties}
+    return {"multipart/form-data": {"schema": schema}}

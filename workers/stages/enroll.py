@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import soundfile as sf
 from sqlalchemy import select
 
 from app import jobstate
@@ -49,14 +48,9 @@ class EnrollOutput:
 
 
 def run(runtime: Runtime, job: JobRef, inputs: EnrollInput) -> EnrollOutput:
-    from workers.compute.identification import embed_vocals
-    from workers.stages.identify import load_encoder
+    from workers.stages.identify import embed_vocal_stem
 
-    _, encoder = load_encoder(runtime)
-    with runtime.workdir() as tmp:
-        runtime.storage.get_file(inputs.separate.vocals_key, tmp / "vocals.flac")
-        vocals, rate = sf.read(tmp / "vocals.flac", dtype="float32", always_2d=True)
-    voice = embed_vocals(vocals.T, int(rate), encoder, inputs.separate.activity)
+    _, encoder, voice = embed_vocal_stem(runtime, inputs.separate)
     if voice.track is None:
         raise NoVocalsError(
             f"no vocals found: {voice.vocal_seconds:.1f} s of the recording is vocal-active, "

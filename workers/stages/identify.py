@@ -9,7 +9,7 @@ from typing import Any
 import soundfile as sf
 
 from app.jobstate import JobRef
-from workers.compute.identification import ArtistMatch
+from workers.compute.identification import ArtistMatch, VoiceEmbedding
 from workers.models.roles import ModelInfo
 from workers.runtime import Runtime
 from workers.stages.separate import SeparateOutput
@@ -73,15 +73,11 @@ class IdentifyOutput:
 
 
 def run(runtime: Runtime, job: JobRef, inputs: IdentifyInput) -> IdentifyOutput:
-    from workers.compute.identification import embed_vocals, match_voice
+    from workers.compute.identification import match_voice
     from workers.gallery import load_gallery
     from workers.models.weights import shipped_threshold, with_domain
 
-    name, encoder = load_encoder(runtime)
-    with runtime.workdir() as tmp:
-        runtime.storage.get_file(inputs.separate.vocals_key, tmp / "vocals.flac")
-        vocals, rate = sf.read(tmp / "vocals.flac", dtype="float32", always_2d=True)
-    voice = embed_vocals(vocals.T, int(rate), encoder, inputs.separate.activity)
+    name, encoder, voice = embed_vocal_stem(runtime, inputs.separate)
     gallery = load_gallery(runtime.gallery_for(job))
     threshold = shipped_threshold(name)
     reason = NO_VOCALS if voice.track is None else EMPTY_GALLERY if not len(gallery) else None
@@ -95,6 +91,18 @@ def run(runtime: Runtime, job: JobRef, inputs: IdentifyInput) -> IdentifyOutput:
         len(voice.sections),
         with_domain(encoder.info),
     )
+
+
+def embed_vocal_stem(runtime: Runtime, separate: SeparateOutput) -> tuple[str, Any, VoiceEmbedding]:
+    """The configured speaker encoder's name, the encoder, and its embedding of the job's
+    vocal stem (vocal-active windows only); identify and enroll both start here."""
+    from workers.compute.identification import embed_vocals
+
+    name, encoder = load_encoder(runtime)
+    with runtime.workdir() as tmp:
+        runtime.storage.get_file(separate.vocals_key, tmp / "vocals.flac")
+        vocals, rate = sf.read(tmp / "vocals.flac", dtype="float32", always_2d=True)
+    return name, encoder, embed_vocals(vocals.T, int(rate), encoder, separate.activity)
 
 
 def load_encoder(runtime: Runtime) -> tuple[str, Any]:

@@ -108,12 +108,9 @@ def test_serve_runs_the_api_and_a_worker_with_no_servers(audio_dir, tmp_path):
         assert vocals.status_code == 200 and vocals.content[:4] == b"fLaC"
 
 
-@contextmanager
-def running_serve(env: dict[str, str]) -> Iterator[str]:
-    """``soundscape serve`` with ``env`` on a free port, ready (``/readyz`` 200): yields its
-    base URL, and stops it (SIGTERM to its process group) at the end."""
-    port = free_port()
-    server = subprocess.Popen(
+def start_serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """``soundscape serve`` with ``env`` on ``port``, in its own process group, output dropped."""
+    return subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
         cwd=PROJECT_ROOT,
         env=env,
@@ -121,6 +118,14 @@ def running_serve(env: dict[str, str]) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+@contextmanager
+def running_serve(env: dict[str, str]) -> Iterator[str]:
+    """``soundscape serve`` with ``env`` on a free port, ready (``/readyz`` 200): yields its
+    base URL, and stops it (SIGTERM to its process group) at the end."""
+    port = free_port()
+    server = start_serve(env, port)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: _ready(base), 90, "soundscape serve to be ready")

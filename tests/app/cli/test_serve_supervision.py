@@ -7,16 +7,13 @@ import os
 import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from app.config import PROJECT_ROOT
-from tests.app.cli.test_cli import cli_env, soundscape, speech_clip
+from tests.app.cli.test_cli import cli_env, soundscape, speech_clip, start_serve
 from tests.integration.conftest import free_port, wait_until
 
 pytestmark = pytest.mark.slow  # whole processes and real models
@@ -92,14 +89,7 @@ def port_is_free(port: int) -> bool:
 def test_a_killed_worker_is_restarted_and_its_job_finishes(audio_dir, tmp_path):
     env, port = cli_env(tmp_path), free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    server = start_serve(env, port)
     try:
         wait_until(
             lambda: readiness(base)[1].get("checks", {}).get("worker") == "ok", 120, "a live worker"
@@ -142,14 +132,7 @@ def test_a_killed_worker_is_restarted_and_its_job_finishes(audio_dir, tmp_path):
 
 def test_sigint_stops_serve_and_all_its_children(tmp_path):
     env, port = cli_env(tmp_path), free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    server = start_serve(env, port)
     base = f"http://127.0.0.1:{port}"
     wait_until(lambda: readiness(base)[1].get("checks", {}).get("worker") == "ok", 120, "ready")
     children = descendants(server.pid)
