@@ -21,6 +21,9 @@ ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C key of an element ref
 CHROMIUM, CHROMEDRIVER = "chromium", "chromedriver"
 
 
+STALE_RETRIES = 3
+
+
 class WebDriverError(AssertionError):
     pass
 
@@ -80,13 +83,26 @@ class Browser:
         return str(found[ELEMENT])
 
     def type(self, css: str, text: str) -> None:
-        self._call("POST", f"{self.session}/element/{self.find(css)}/value", {"text": text})
+        self._on_element(css, "POST", "value", {"text": text})
 
     def click(self, css: str) -> None:
-        self._call("POST", f"{self.session}/element/{self.find(css)}/click", {})
+        self._on_element(css, "POST", "click", {})
 
     def text(self, css: str) -> str:
-        return str(self._call("GET", f"{self.session}/element/{self.find(css)}/text"))
+        return str(self._on_element(css, "GET", "text", None))
+
+    def _on_element(self, css: str, method: str, command: str, body: dict[str, Any] | None) -> Any:
+        """``command`` on the element ``css`` names, found again when the page replaced it
+        between the lookup and the command (the console re-renders its job list as it polls)."""
+        for _ in range(STALE_RETRIES - 1):
+            try:
+                return self._call(
+                    method, f"{self.session}/element/{self.find(css)}/{command}", body
+                )
+            except WebDriverError as exc:
+                if "stale element reference" not in str(exc):
+                    raise
+        return self._call(method, f"{self.session}/element/{self.find(css)}/{command}", body)
 
     def script(self, source: str, *args: Any) -> Any:
         """Run ``source`` (a function body; ``arguments`` holds ``args``) and return its value."""
