@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workers.mixture.generators import (  # noqa: E402
+from training.zoo import (  # noqa: E402
     DEFAULT_STEPS,
     GENERATORS,
     fit_generators,

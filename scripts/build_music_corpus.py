@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from workers.mixture.corpus import SPLITS, CorpusError, TrackRecord, build_corpus  # noqa: E402
+from training.corpus.real_music import SPLITS, CorpusError, TrackRecord, build_corpus  # noqa: E402
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

@@ -31,8 +31,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.config import PROJECT_ROOT, load_settings  # noqa: E402
+from training.evaluation.metrics import choose_threshold  # noqa: E402
 from workers.compute.audio import decode_file  # noqa: E402
-from workers.compute.evaluation import choose_threshold  # noqa: E402
 from workers.models.weights import MANIFEST_PATH, load_manifest  # noqa: E402
 
 AUDIO_DIR = PROJECT_ROOT.parent / "shared" / "audio"

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _real_music(args: argparse.Namespace) -> int:
-    from workers.mixture.corpus import build_corpus
+    from training.corpus.real_music import build_corpus
 
     records = build_corpus(
         args.out, args.shared, seed=args.seed, progress=lambda message: print(message, flush=True)
@@ -75,11 +75,11 @@ def _fakes(args: argparse.Namespace) -> int:
     import soundfile as sf
     from tqdm import tqdm
 
-    from workers.mixture.codecs import apply_condition
-    from workers.mixture.corpus import load_manifest
-    from workers.mixture.dataset import excerpt_starts, read_excerpt
+    from training.conditions import apply_condition
+    from training.corpus.real_music import load_manifest
+    from training.datasets import excerpt_starts, read_excerpt
+    from training.zoo import GENERATORS, load_generator
     from workers.mixture.features import SAMPLE_RATE
-    from workers.mixture.generators import GENERATORS, load_generator
 
     names = args.generators or list(GENERATORS)
     unknown = sorted(set(names) - set(GENERATORS))

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from app.config import Settings
-    from workers.compute.evaluation import LabelledFile
+    from training.evaluation.metrics import LabelledFile
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from app.config import load_settings
-    from workers.compute.evaluation import load_dataset, summarize
+    from training.evaluation.metrics import load_dataset, summarize
     from workers.models.registry import model_name
 
     settings = load_settings()
@@ -152,7 +152,7 @@ def per_generator(
     items: list[LabelledFile], scores: list[float | None], groups: list[str]
 ) -> dict[str, float | None]:
     """AUC of all real files against each generator's fakes."""
-    from workers.compute.evaluation import summarize
+    from training.evaluation.metrics import summarize
 
     out = {}
     for group in sorted(set(groups) - {""}):

@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from app.config import load_settings
-    from workers.compute.localization_eval import evaluate_localization, load_truth
+    from training.evaluation.localization import evaluate_localization, load_truth
 
     truth = load_truth(args.data)
     result = evaluate_localization(args.data, truth, load_settings())

@@ -2,7 +2,7 @@
 truth, for measuring localization (``soundscape evaluate-localization``).
 
 Chosen regions of each real track are replaced by a re-synthesis of the same audio by a
-generator of the full-mix detector's zoo (``workers/mixture/generators``), with short
+generator of the full-mix detector's zoo (``training/zoo``), with short
 equal-power crossfades. DIR gets the tracks as FLAC, ``regions.json`` ({file: [[start, end],
 ...]}, seconds) and ``generators.json`` (the generator of each region).
 """
@@ -51,8 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from app.config import load_settings
-    from workers.mixture.generators import GENERATORS
-    from workers.mixture.partial import PartialConfig, write_partial_set
+    from training.partial import PartialConfig, write_partial_set
+    from training.zoo import GENERATORS
 
     if args.generators == ["list"]:
         print("\n".join(GENERATORS))

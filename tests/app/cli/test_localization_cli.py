@@ -125,7 +125,7 @@ def test_make_partial_names_an_unknown_generator(audio_dir: Path, tmp_path: Path
 
 
 def test_make_partial_lists_the_whole_zoo() -> None:
-    from workers.mixture.generators import GENERATORS as ZOO
+    from training.zoo import GENERATORS as ZOO
 
     done = soundscape("make-partial", "x", "--out", "y", "--generator", "list", check=True)
     assert done.stdout.split() == list(ZOO)

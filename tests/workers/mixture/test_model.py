@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from workers.compute.evaluation import roc_auc
+from training.evaluation.metrics import roc_auc
 from workers.mixture.features import FEATURE_SIZE, SAMPLE_RATE
 from workers.mixture.model import (
     MIN_WINDOW_LEVEL_DB,

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from training.conditions import apply_condition
+from training.evaluation.metrics import roc_auc
+from training.zoo import Generator, GeneratorSpec
+from training.zoo.generator import init_model
+from training.zoo.stack import StackAutoencoder
 from workers.compute.audio import decode_file
 from workers.compute.detection import LIKELY_SYNTHETIC, decide_verdict, score_mixture
-from workers.compute.evaluation import roc_auc
-from workers.mixture.codecs import apply_condition
-from workers.mixture.generators import Generator, GeneratorSpec
-from workers.mixture.generators.generator import init_model
-from workers.mixture.generators.stack import StackAutoencoder
 from workers.models.registry import default_model_name, load_model
 from workers.models.weights import load_manifest, music_thresholds
 

@@ -1,6 +1,6 @@
 """The mixture detector's whole recipe: rows, leave-one-family-out choice, fit, calibration.
 
-1. Rows (``workers.mixture.dataset``) from the corpus's train and validation splits, after
+1. Rows (``training.datasets``) from the corpus's train and validation splits, after
    fitting the generator zoo briefly on train excerpts only.
 2. Every candidate (feature family x classifier) is scored leave-one-family-out: fit on the
    train rows of all generator families but one, test on validation reals against the
@@ -33,12 +33,9 @@ from typing import Any
 import numpy as np
 from scipy.stats import beta
 
-from workers.compute.evaluation import choose_threshold, roc_auc
-from workers.compute.windows import aggregate_track_score
-from workers.mixture.cnn import fit_cnn, predict_cnn
-from workers.mixture.codecs import apply_condition, available_conditions
-from workers.mixture.corpus import TrackRecord, load_manifest
-from workers.mixture.dataset import (
+from training.conditions import apply_condition, available_conditions
+from training.corpus.real_music import TrackRecord, load_manifest
+from training.datasets import (
     REAL,
     ExampleSet,
     Recipe,
@@ -47,8 +44,11 @@ from workers.mixture.dataset import (
     read_excerpt,
     single_thread,
 )
+from training.evaluation.metrics import choose_threshold, roc_auc
+from training.recipes.cnn import fit_cnn, predict_cnn
+from training.zoo import DEFAULT_STEPS, FAMILIES, fit_generators, generators_in
+from workers.compute.windows import aggregate_track_score
 from workers.mixture.features import PHASE_COLUMNS, SAMPLE_RATE, SPECTRAL_COLUMNS
-from workers.mixture.generators import DEFAULT_STEPS, FAMILIES, fit_generators, generators_in
 from workers.mixture.model import (
     MixtureClassifier,
     fit_classifier,
@@ -61,18 +61,18 @@ Progress = Callable[[str, int, int], None]
 SCORING_HOP_SECONDS = 1.0
 # Full-strength fakes of the validation split below the authentic threshold: at most this share.
 AUTHENTIC_MISS_RATE = 0.05
-# The code whose output the row and calibration caches hold (files of workers/mixture).
+# The code whose output the row and calibration caches hold (paths from the project root).
+_CALIBRATION_SOURCES = (
+    "training/conditions.py",
+    "training/corpus/real_music.py",
+    "training/datasets.py",
+    "training/recipes/mixture.py",
+    "workers/mixture/features.py",
+    "workers/mixture/model.py",
+)
 _CACHED_SOURCES = {
-    "rows": (
-        "codecs.py",
-        "corpus.py",
-        "dataset.py",
-        "features.py",
-        "model.py",
-        "train.py",
-        "generators",
-    ),
-    "calibration": ("codecs.py", "corpus.py", "dataset.py", "features.py", "model.py", "train.py"),
+    "rows": (*_CALIBRATION_SOURCES, "training/zoo"),
+    "calibration": _CALIBRATION_SOURCES,
 }
 
 
@@ -85,7 +85,7 @@ class Candidate:
 
     ``input``: FEATURES (the detector's feature vector, ``columns`` of it), or one of the two
     published baselines: FINGERPRINT (the position-bound residual spectrum, linear model) and
-    SPECTROGRAM (a small CNN on log-spectrogram patches, ``workers.mixture.cnn``). Only
+    SPECTROGRAM (a small CNN on log-spectrogram patches, ``training.recipes.cnn``). Only
     FEATURES candidates can ship: the service scores windows from feature vectors.
     """
 
@@ -487,7 +487,7 @@ def cache_key(corpus_dir: Path, config: TrainConfig, what: str) -> str:
     settings = {name: getattr(config, name) for name in (*shaping, "max_tracks", "families")}
     sha = hashlib.sha256(json.dumps([what, settings, available_conditions()]).encode())
     sha.update((corpus_dir / "manifest.json").read_bytes())
-    here = Path(__file__).parent
+    here = Path(__file__).resolve().parents[2]
     for name in _CACHED_SOURCES[what]:
         for source in (
             sorted((here / name).rglob("*.py")) if (here / name).is_dir() else [here / name]

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from app.config import Settings
+from training.evaluation.localization_metrics import Counts, Span, event_counts, segment_counts
 from workers.compute.audio import decode_file
 from workers.compute.detection import decide_verdict, score_mixture
 from workers.compute.localization import localization_params, localize
-from workers.compute.localization_metrics import Counts, Span, event_counts, segment_counts
 from workers.compute.report import TIMELINE_HOP_SECONDS
 from workers.compute.windows import timeline_at_hop
 

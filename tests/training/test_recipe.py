@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workers.mixture.dataset import REAL, Example, ExampleSet
-from workers.mixture.train import (
+from training.datasets import REAL, Example, ExampleSet
+from training.recipes.mixture import (
     FamilyOut,
     TrainConfig,
     _choice_key,

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from workers.mixture.generators import (
+from training.zoo import (
     codec_tconv,
     griffin_lim,
     istft_head,
@@ -25,13 +25,13 @@ from workers.mixture.generators import (
     upsample_conv,
     vocoder_tconv,
 )
-from workers.mixture.generators.fit import (
+from training.zoo.fit import (
     DEFAULT_STEPS,
     cache_path,
     excerpt_digest,
     train_autoencoder,
 )
-from workers.mixture.generators.generator import (
+from training.zoo.generator import (
     BLEND_FRACTIONS,
     Generator,
     ModelBuilder,
@@ -43,7 +43,7 @@ from workers.mixture.generators.generator import (
     remember_fitted,
     resample,
 )
-from workers.mixture.generators.spec import FAMILIES, SAMPLE_RATE, GeneratorSpec
+from training.zoo.spec import FAMILIES, SAMPLE_RATE, GeneratorSpec
 
 __all__ = [
     "BLEND_FRACTIONS",

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from workers.mixture.codecs import (
+from training.conditions import (
     CONDITIONS,
     RATE,
     CodecError,

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from training.zoo import Generator, fit_generators, load_generator
+from training.zoo.spec import SAMPLE_RATE
 from workers.compute.audio import decode_file
-from workers.mixture.generators import Generator, fit_generators, load_generator
-from workers.mixture.generators.spec import SAMPLE_RATE
 
 # Real audio decoded with a region on each side, so a decoder's warm-up stays outside it.
 CONTEXT_SECONDS = 1.0

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from workers.mixture.codecs import apply_condition
-from workers.mixture.corpus import TrackRecord
+from training.conditions import apply_condition
+from training.corpus.real_music import TrackRecord
+from training.zoo import blend, generators_in, load_generator, random_blend_fraction
 from workers.mixture.features import SAMPLE_RATE, level_db, spectrogram_patch, track_frames
-from workers.mixture.generators import blend, generators_in, load_generator, random_blend_fraction
 from workers.mixture.model import MIN_WINDOW_LEVEL_DB, WINDOW_SECONDS
 
 REAL = "real"

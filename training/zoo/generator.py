@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from workers.mixture.generators.spec import SAMPLE_RATE, GeneratorSpec, derived_seed
+from training.zoo.spec import SAMPLE_RATE, GeneratorSpec, derived_seed
 
 # Decoding works on chunks of about this many samples (at the generator's rate), each with
 # MARGIN_FRAMES frames of real context either side, which exceeds every decoder's receptive

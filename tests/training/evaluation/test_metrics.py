@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workers.compute.evaluation import (
+from training.evaluation.metrics import (
     DatasetLayoutError,
     LabelledFile,
     choose_threshold,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 
-from workers.mixture.generators.spec import GeneratorSpec
-from workers.mixture.generators.stack import StackAutoencoder
+from training.zoo.spec import GeneratorSpec
+from training.zoo.stack import StackAutoencoder
 
 build = StackAutoencoder
 

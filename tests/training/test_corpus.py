@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from workers.mixture.corpus import (
+from training.corpus.real_music import (
     MUSIC,
     OTHER,
     SHARED_OTHER,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from workers.mixture.generators.layers import ConvEncoder, MelFrontend, UpsamplerStack
-from workers.mixture.generators.spec import GeneratorSpec
+from training.zoo.layers import ConvEncoder, MelFrontend, UpsamplerStack
+from training.zoo.spec import GeneratorSpec
 
 
 def build_frontend(spec: GeneratorSpec, strides: tuple[int, ...]) -> tuple[nn.Module, int]:

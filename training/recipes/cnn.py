@@ -4,7 +4,7 @@ Afchar et al. (ICASSP 2025) detect AI music with a convolutional network on log-
 spectrogram windows. This is that baseline at the size our rows allow: four stride-2 conv
 blocks over a (PATCH_BINS, PATCH_FRAMES) patch, averaged over time but not over frequency (so
 it can learn where a decoder puts its peaks), then a linear layer. It is trained and scored in
-leave-one-family-out validation beside the feature models (``workers.mixture.train``).
+leave-one-family-out validation beside the feature models (``training.recipes.mixture``).
 """
 
 from __future__ import annotations

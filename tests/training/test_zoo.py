@@ -12,8 +12,8 @@ import soundfile as sf
 from scipy.ndimage import median_filter, uniform_filter1d
 from scipy.signal import correlate, welch
 
-import workers.mixture.generators as zoo
-from workers.mixture.generators import (
+import training.zoo as zoo
+from training.zoo import (
     BLEND_FRACTIONS,
     FAMILIES,
     GENERATORS,
@@ -26,7 +26,7 @@ from workers.mixture.generators import (
     random_blend_fraction,
 )
 
-SHARED_DIR = Path(__file__).resolve().parents[3].parent / "shared"
+SHARED_DIR = Path(__file__).resolve().parents[2].parent / "shared"
 TRACK = SHARED_DIR / "audio" / "Kevin_MacLeod_-_Vibe_Ace.ogg"
 RATE = 44100
 REQUIRED_RATES = {16000, 22050, 24000, 32000, 44100, 48000}

@@ -9,9 +9,9 @@ import pytest
 import soundfile as sf
 
 from app.cli import main
+from training.conditions import CONDITIONS
+from training.corpus.real_music import TrackRecord, write_manifest
 from workers.compute.audio import decode_file
-from workers.mixture.codecs import CONDITIONS
-from workers.mixture.corpus import TrackRecord, write_manifest
 from workers.mixture.model import load_checkpoint, predict, track_windows
 
 TRACKS = {

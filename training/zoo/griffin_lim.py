@@ -15,7 +15,7 @@ import librosa
 import numpy as np
 import torch
 
-from workers.mixture.generators.spec import GeneratorSpec
+from training.zoo.spec import GeneratorSpec
 
 MOMENTUM = 0.99  # librosa.griffinlim's default
 NNLS_ITERATIONS = 100

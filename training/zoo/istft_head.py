@@ -10,9 +10,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from workers.mixture.generators.layers import UpsamplerStack, fit_length
-from workers.mixture.generators.spec import GeneratorSpec
-from workers.mixture.generators.stack import build_frontend
+from training.zoo.layers import UpsamplerStack, fit_length
+from training.zoo.spec import GeneratorSpec
+from training.zoo.stack import build_frontend
 
 # Vocos clips the predicted magnitude (linear) at this value.
 MAX_MAGNITUDE = 100.0

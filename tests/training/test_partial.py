@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from workers.mixture.generators import load_generator
-from workers.mixture.partial import (
+from training.partial import (
     CONTEXT_SECONDS,
     PartialConfig,
     choose_regions,
@@ -19,6 +18,7 @@ from workers.mixture.partial import (
     splice,
     write_partial_set,
 )
+from training.zoo import load_generator
 
 RATE = 44100
 GRIFFIN_LIM = "griffin-lim/stft-44k-n2048-i8"

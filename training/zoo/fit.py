@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from workers.mixture.generators.spec import GeneratorSpec, derived_seed
+from training.zoo.spec import GeneratorSpec, derived_seed
 
 DEFAULT_STEPS = 120
 LEARNING_RATE = 2e-3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workers.compute.localization_metrics import (
+from training.evaluation.localization_metrics import (
     Counts,
     active_segments,
     event_counts,

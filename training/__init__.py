@@ -1,0 +1,1 @@
+"""Offline science that makes the shipped checkpoints; the service never imports it."""

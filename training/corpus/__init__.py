@@ -1,0 +1,1 @@
+"""Corpus builders: real music (Debian packages) and real generator output (demo pages)."""

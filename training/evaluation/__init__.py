@@ -1,0 +1,1 @@
+"""Offline evaluation: detection metrics, thresholds, localization metrics."""
