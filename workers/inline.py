@@ -125,7 +125,7 @@ def local_gallery(settings: Settings, tenant: str = LOCAL_TENANT) -> GalleryRef:
     from sqlalchemy import inspect
 
     from app.db import get_engine
-    from app.services.gallery import find_tenant
+    from app.services.tenants import find_tenant
 
     url = settings.database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():

@@ -177,9 +177,17 @@ def add_reference(
 
 
 def _refuse_duplicate(session: Session, artist: Artist, sha256: str) -> None:
-    """A recording enrolled, or being enrolled, for this artist is not taken twice (one that
-    failed may be sent again)."""
-    existing = session.scalar(
+    existing = duplicate_of(session, artist, sha256)
+    if existing is not None:
+        raise DuplicateReferenceError(
+            f"artist {artist.name!r} already has this recording (reference {existing})"
+        )
+
+
+def duplicate_of(session: Session, artist: Artist, sha256: str) -> uuid.UUID | None:
+    """The reference of ``artist`` with content ``sha256`` that is enrolled, or being
+    enrolled: such a recording is not taken twice (one that failed may be sent again)."""
+    return session.scalar(
         select(ArtistReference.id)
         .outerjoin(Job, Job.id == ArtistReference.job_id)
         .where(
@@ -188,10 +196,6 @@ def _refuse_duplicate(session: Session, artist: Artist, sha256: str) -> None:
             or_(ArtistReference.embedding.is_not(None), Job.status.in_(("queued", "running"))),
         )
     )
-    if existing is not None:
-        raise DuplicateReferenceError(
-            f"artist {artist.name!r} already has this recording (reference {existing})"
-        )
 
 
 def get_reference(session: Session, artist: Artist, reference_id: str) -> ArtistReference:

@@ -187,7 +187,7 @@ def test_an_authentic_report_says_why_it_has_no_regions(
 
 
 def test_the_report_needs_the_key_of_its_tenant(client, api_key, wav_bytes, migrated_settings):  # type: ignore[no-untyped-def]
-    from app.cli.keys import create_key
+    from app.services.tenants import create_key
 
     job_id = submit(client, api_key, wav_bytes)
     assert page(client, job_id, None)[0].status_code == 401
