@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from app import handoff
 from app.models import ANALYSIS, Job
-from app.queue import batch_queue, stage_priority
+from app.queue import batch_queue, stage_priority, stage_task
 from workers.runtime import Runtime
 from workers.stages import PIPELINES, STAGES, Stage
 
@@ -48,9 +48,8 @@ class Route:
 
 
 def task_name(pipeline: str, stage: Stage) -> str:
-    """An analysis stage's task is ``soundscape.stage.<name>``; another pipeline's stages
-    have tasks of their own (``soundscape.<pipeline>.<name>``), which know their pipeline."""
-    return stage.task_name if pipeline == ANALYSIS else f"soundscape.{pipeline}.{stage.name}"
+    """The task of ``stage`` of ``pipeline`` (``app.queue.stage_task``)."""
+    return stage_task(pipeline, stage.name)
 
 
 def next_stage(stage: Stage, stages: tuple[Stage, ...] = STAGES) -> Stage | None:

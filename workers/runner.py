@@ -10,12 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
-from botocore.exceptions import ConnectionError as BotoConnectionError
 from celery.exceptions import SoftTimeLimitExceeded
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app import jobstate
+from app.dependencies import outage
 from app.errors import InternalError, Problem, StageTimeoutError
 from workers import webhooks
 from workers.dispatch import heartbeat
@@ -25,13 +24,11 @@ from workers.stages.base import EARLIER
 
 log = logging.getLogger(__name__)
 
-# Errors worth retrying (the database or storage blinked); everything else fails the job.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    ConnectionError,
-    TimeoutError,
-    OperationalError,
-    BotoConnectionError,
-)
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying: a dependency is down (``app.dependencies.outage``); anything else
+    fails the job."""
+    return outage(exc) is not None
 
 
 def execute_stage(
@@ -76,9 +73,9 @@ def execute_stage(
         if following is None:
             webhooks.notify_if_finished(runtime, jid)
         return True
-    except TRANSIENT_ERRORS:
-        raise
     except Exception as exc:  # noqa: BLE001 - every failure becomes the job's problem object
+        if is_transient(exc):
+            raise
         fail_stage(runtime, jid, stage.name, exc)
         return False
 

@@ -37,7 +37,3 @@ class Stage:
     input: type[Any]
     run: Callable[[Runtime, JobRef, Any], StageOutput]
     output: type[StageOutput]
-
-    @property
-    def task_name(self) -> str:
-        return f"soundscape.stage.{self.name}"
