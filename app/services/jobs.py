@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -12,7 +11,7 @@ from datetime import datetime
 from typing import IO, Any
 
 from kombu.exceptions import OperationalError as KombuOperationalError
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,9 +30,11 @@ from app.jobsource import JobSource
 from app.models import ANALYSIS, JOB_STATUSES, TERMINAL_STATUSES, Job, utcnow
 from app.outbound import check_url_source
 from app.queue import enqueue_batch_advance, enqueue_job, enqueue_webhook
+from app.services.paging import Keyset, check_limit, page
 from app.storage import Storage, job_key
 
 MAX_PAGE = 100
+NEWEST_JOB_FIRST = Keyset(Job.created_at, datetime.fromisoformat, descending=True)
 log = logging.getLogger(__name__)
 
 
@@ -192,20 +193,11 @@ def list_jobs(
     """Newest first; ``cursor`` continues after the last job of the previous page."""
     if status is not None and status not in JOB_STATUSES:
         raise InvalidRequestError(f"status must be one of {', '.join(JOB_STATUSES)}")
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidRequestError(f"limit must be between 1 and {MAX_PAGE}")
+    check_limit(limit, MAX_PAGE)
     query = select(Job).where(Job.tenant_id == tenant_id, Job.pipeline == ANALYSIS)
     if status:
         query = query.where(Job.status == status)
-    if cursor:
-        created, last_id = _decode_cursor(cursor)
-        query = query.where(tuple_(Job.created_at, Job.id) < tuple_(created, last_id))
-    rows = list(
-        session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1))
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (_encode_cursor(rows[-1]) if more else None)
+    return page(session, query, NEWEST_JOB_FIRST, limit, cursor)
 
 
 def cancel_job(session: Session, settings: Settings, tenant_id: uuid.UUID, job_id: str) -> Job:
@@ -228,17 +220,3 @@ def cancel_job(session: Session, settings: Settings, tenant_id: uuid.UUID, job_i
 
 def request_hash(parts: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _encode_cursor(job: Job) -> str:
-    raw = json.dumps([job.created_at.isoformat(), str(job.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, job_id = json.loads(raw)
-        return datetime.fromisoformat(created), uuid.UUID(job_id)
-    except (ValueError, TypeError) as exc:
-        raise InvalidRequestError("cursor is not one this API returned") from exc
