@@ -1,5 +1,6 @@
 """The one place that moves a job through a stage, for Celery and for the inline run alike:
-load the earlier stages' typed outputs, call the stage, store its output."""
+load the earlier stages' typed outputs, call the stage, store its output; and that ends a
+pipeline: after its last stage the job succeeds with the result that stage's output holds."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from workers import webhooks
 from workers.dispatch import heartbeat
 from workers.runtime import Runtime
 from workers.stages import STAGES, Stage, StageOutput
-from workers.stages.base import EARLIER
+from workers.stages.base import EARLIER, FinalOutput
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ def execute_stage(
                 jobstate.make_next_due(session, jid, stage.name, following)
             else:
                 jobstate.save_stage_output(session, jid, stage.name, output, following)
+            if following is None:
+                end_pipeline(session, jid, stage)
         if following is None:
             webhooks.notify_if_finished(runtime, jid)
         return True
@@ -78,6 +81,13 @@ def execute_stage(
             raise
         fail_stage(runtime, jid, stage.name, exc)
         return False
+
+
+def end_pipeline(session: Session, job_id: uuid.UUID, last: Stage) -> None:
+    """The pipeline's last stage is done (its output stored): the job succeeds with the
+    result that output holds, unless it was canceled meanwhile."""
+    final = typing.cast(FinalOutput, load_outputs(session, job_id, [last])[last.name])
+    jobstate.succeed_job(session, job_id, final.result())
 
 
 def _compute(
@@ -108,7 +118,8 @@ def build_inputs(stage: Stage, earlier: Mapping[str, StageOutput]) -> Any:
 
 def check_chain(stages: Sequence[Stage] = STAGES) -> None:
     """Raise TypeError unless every input field names an earlier stage and has its output
-    type (or is ``earlier``): the chain can then always build each stage's input."""
+    type (or is ``earlier``): the chain can then always build each stage's input; and
+    unless the last stage's output holds the job's result (``FinalOutput``)."""
     outputs: dict[str, type[Any]] = {}
     for stage in stages:
         for name, hint in typing.get_type_hints(stage.input).items():
@@ -118,6 +129,8 @@ def check_chain(stages: Sequence[Stage] = STAGES) -> None:
                     f"of an earlier stage ({sorted(outputs)})"
                 )
         outputs[stage.name] = stage.output
+    if stages and not callable(getattr(stages[-1].output, "result", None)):
+        raise TypeError(f"stage {stages[-1].name} ends a pipeline: its output needs result()")
 
 
 def fail_stage(runtime: Runtime, job_id: uuid.UUID, stage: str, exc: BaseException) -> None:

@@ -27,7 +27,7 @@ from app.errors import (
 )
 from app.formats import SNIFF_BYTES, sniff_format
 from app.jobsource import JobSource
-from app.models import ANALYSIS, JOB_STATUSES, TERMINAL_STATUSES, Job, utcnow
+from app.models import ANALYSIS, JOB_STATUSES, TERMINAL_STATUSES, Job
 from app.outbound import check_url_source
 from app.queue import enqueue_batch_advance, enqueue_job, enqueue_webhook
 from app.services.paging import Keyset, check_limit, page
@@ -81,10 +81,11 @@ def submit_upload(
     stream.seek(0)
     sniff_format(stream.read(SNIFF_BYTES))
     stream.seek(0)
-    job = _new_job(tenant_id, new)
-    key = job_key(tenant_id, job.id, "source")
+    job_id = new.job_id or uuid.uuid4()
+    key = job_key(tenant_id, job_id, "source")
     storage.put_stream(key, stream, "application/octet-stream")
-    job.source = JobSource.upload(new.source.filename or "upload", key).to_json()
+    source = JobSource.upload(new.source.filename or "upload", key)
+    job = _new_job(session, tenant_id, new, source, job_id)
     return _queue(session, settings, storage, job, new, stored=key)
 
 
@@ -97,23 +98,27 @@ def submit_remote(
     else:
         assert new.source.key is not None
         check_s3_source(storage, tenant_id, new.source.key, settings.max_upload_bytes)
-    return _queue(session, settings, storage, _new_job(tenant_id, new), new, stored=None)
+    job = _new_job(session, tenant_id, new, new.source, new.job_id)
+    return _queue(session, settings, storage, job, new, stored=None)
 
 
-def _new_job(tenant_id: uuid.UUID, new: NewJob) -> Job:
-    return Job(
-        id=new.job_id or uuid.uuid4(),
-        tenant_id=tenant_id,
+def _new_job(
+    session: Session,
+    tenant_id: uuid.UUID,
+    new: NewJob,
+    source: JobSource,
+    job_id: uuid.UUID | None,
+) -> Job:
+    return jobstate.create_job(
+        session,
+        tenant_id,
+        source,
+        job_id=job_id,
         pipeline=new.pipeline,
-        status="queued",
-        progress=0.0,
-        source=new.source.to_json(),
         webhook_url=new.webhook_url,
-        client_metadata=new.metadata,
+        metadata=new.metadata,
         idempotency_key=new.idempotency_key,
         request_hash=new.request_hash,
-        attempts=0,
-        created_at=utcnow(),
     )
 
 
@@ -126,7 +131,6 @@ def _queue(
     stored: str | None,
 ) -> Job:
     """Commit the job, then send it; on failure remove what was stored for it."""
-    session.add(job)
     try:
         session.commit()  # the worker must find the row before it receives the message
     except IntegrityError:

@@ -27,6 +27,14 @@ class StageOutput(Protocol):
         ...
 
 
+class FinalOutput(StageOutput, Protocol):
+    """The output of a pipeline's last stage: it also holds the job's result."""
+
+    def result(self) -> dict[str, Any]:
+        """The job's ``result``, stored when the runner marks the job succeeded."""
+        ...
+
+
 @dataclass(frozen=True)
 class Stage:
     """One step of the chain. ``run(runtime, job, inputs)`` gets an ``input`` instance built
