@@ -15,7 +15,7 @@ from app.db import session_scope
 from app.models import Job
 from app.services import batches as service
 from app.services.tenants import create_key, revoke_key
-from tests.app.test_api import auth, queued_messages
+from tests.app.api.test_jobs import auth, queued_messages
 from tests.conftest import make_tone_file
 
 

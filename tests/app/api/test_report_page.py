@@ -13,7 +13,7 @@ import pytest
 from app import jobstate
 from app.db import session_scope
 from app.storage import job_key, make_storage
-from tests.app.test_api import auth, upload
+from tests.app.api.test_jobs import auth, upload
 from tests.conftest import make_tone_file
 from workers.compute.timeline_plot import ScoreCurve, TimelinePicture, render_png
 
