@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db import upsert
@@ -77,6 +77,13 @@ def create_job(
     )
     session.add(job)
     return job
+
+
+def delete_job(session: Session, job_id: uuid.UUID) -> None:
+    """Remove a job's row, and by cascade its stage outputs and artifacts, and commit: a job
+    whose start message could not be sent, or a deleted reference's."""
+    session.execute(delete(Job).where(Job.id == job_id))
+    session.commit()
 
 
 def begin_stage(

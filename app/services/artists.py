@@ -249,7 +249,6 @@ def _purge_jobs(session: Session, storage: Storage, job_ids: list[uuid.UUID]) ->
         source_key = JobSource.from_json(job.source).key
         if source_key and job.source.get("kind") == "upload":
             keys.add(source_key)
-        session.execute(delete(Job).where(Job.id == job_id))
-        session.commit()
+        jobstate.delete_job(session, job_id)
         for key in keys:
             storage.delete(key)

@@ -148,8 +148,7 @@ def _queue(
     try:
         enqueue_job(settings, str(job.id))
     except (KombuOperationalError, OSError) as exc:
-        session.delete(job)
-        session.commit()
+        jobstate.delete_job(session, job.id)
         _discard(storage, stored)
         raise QueueUnavailableError(
             "the job queue cannot be reached; nothing was kept, send the request again"
