@@ -17,6 +17,7 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from app import jobstate
+from app.jobsource import JobSource
 from app.models import Batch, BatchItem, Job, Tenant, utcnow
 
 ACTIVE = ("open", "running")
@@ -49,8 +50,15 @@ def dispatch(session: Session, tenant_id: uuid.UUID, cap: int) -> list[uuid.UUID
             .limit(free - len(created))
         )
         for item in session.scalars(waiting).all():
-            job = _job_for(batch, item)
-            session.add(job)
+            assert item.source is not None
+            job = jobstate.create_job(
+                session,
+                batch.tenant_id,
+                JobSource.from_json(item.source),
+                batch_id=batch.id,
+                webhook_url=batch.webhook_url if batch.job_webhooks else None,
+                metadata=item.client_metadata,
+            )
             session.flush()
             item.job_id, item.status = job.id, "queued"
             created.append(job.id)
@@ -68,22 +76,6 @@ def lock_tenant(session: Session, tenant_id: uuid.UUID) -> None:
         .where(Tenant.id == tenant_id)
         .values(name=Tenant.name)
         .execution_options(synchronize_session=False)
-    )
-
-
-def _job_for(batch: Batch, item: BatchItem) -> Job:
-    assert item.source is not None
-    return Job(
-        id=uuid.uuid4(),
-        tenant_id=batch.tenant_id,
-        batch_id=batch.id,
-        status="queued",
-        progress=0.0,
-        source=dict(item.source),
-        webhook_url=batch.webhook_url if batch.job_webhooks else None,
-        client_metadata=item.client_metadata,
-        attempts=0,
-        created_at=utcnow(),
     )
 
 

@@ -1,6 +1,6 @@
-"""The stage hand-off, as job state: heartbeats of running stages, stages due but not yet
-published, and stages gone silent. Part of the job-state writer (app/jobstate.py); these
-are the writes of the dispatcher (workers/dispatch.py).
+"""The stage hand-off, as job state: which stages are due but not yet published, which went
+silent, and which a broker lost; the rules of the dispatcher (workers/dispatch.py). The
+rows are written by the job-state module (app/jobstate.py), the one writer of job rows.
 
 A stage's output and the record "next stage due" are committed together; publishing the
 next stage's message comes after and may fail (the broker is down). The dispatcher sends
@@ -13,32 +13,11 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from app import jobstate
 from app.models import Job, utcnow
-
-
-def beat(session: Session, job_id: uuid.UUID, stage: str) -> bool:
-    """Record that a worker still runs ``stage`` of the job; False once it is not running."""
-    result = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status == "running", Job.stage == stage)
-        .values(heartbeat_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def mark_dispatched(session: Session, job_id: uuid.UUID, stage: str) -> None:
-    """The message of ``stage`` was handed to the broker (the caller commits)."""
-    session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.next_stage == stage)
-        .values(dispatched_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
 
 
 def due_stages(
@@ -79,14 +58,7 @@ def recover_silent(session: Session, silent_after: int) -> list[uuid.UUID]:
         Job.heartbeat_at < cutoff,
     )
     ids = list(session.scalars(select(Job.id).where(silent).with_for_update(skip_locked=True)))
-    if ids:
-        session.execute(
-            update(Job)
-            .where(Job.id.in_(ids), silent)
-            .values(next_stage=Job.stage, dispatched_at=None, heartbeat_at=None)
-            .execution_options(synchronize_session=False)
-        )
-    session.commit()
+    jobstate.make_due_again(session, ids, silent)
     return ids
 
 
@@ -94,10 +66,7 @@ def forget_published(session: Session) -> None:
     """Mark every due stage of a running job unsent, so that the next dispatch sends it again.
     For a broker that never redelivers (the embedded default's): a message a dead worker had
     taken is gone; if it was not, the duplicate is dropped when it arrives."""
-    session.execute(
-        update(Job)
-        .where(Job.status == "running", Job.next_stage.is_not(None), Job.dispatched_at.is_not(None))
-        .values(dispatched_at=None)
-        .execution_options(synchronize_session=False)
+    jobstate.mark_unsent(
+        session,
+        and_(Job.status == "running", Job.next_stage.is_not(None), Job.dispatched_at.is_not(None)),
     )
-    session.commit()

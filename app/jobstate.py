@@ -1,6 +1,8 @@
-"""The one writer of job state (status, stage, progress): every transition of a job, from
-the API's cancel to the workers' start, stages, failure, success and the reaper. Every write
-is conditional, so a canceled job is never marked succeeded or failed.
+"""The one writer of job rows: creating a job (the API, batch dispatch and the inline run
+alike), and every transition of it, from the API's cancel to the workers' start, stages,
+hand-off (heartbeats, stages due and sent: the rules are in app/handoff.py), failure,
+success and the reaper. Every transition is conditional, so a canceled job is never marked
+succeeded or failed.
 
 ``heartbeat_at`` is set while a stage runs and cleared while the job waits in a queue
 between stages, so the reaper can tell a job whose worker vanished mid-stage from one that
@@ -15,13 +17,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db import upsert
 from app.errors import Problem, WorkerLostError
 from app.jobsource import JobSource
-from app.models import TERMINAL_STATUSES, Artifact, Job, StageResult, utcnow
+from app.models import ANALYSIS, TERMINAL_STATUSES, Artifact, Job, StageResult, utcnow
 
 # A job re-run more often than this has crashed its workers repeatedly: fail it for good.
 MAX_STAGE_ATTEMPTS = 3
@@ -40,6 +42,48 @@ class TooManyAttemptsError(Problem):
     """The same stage of a job started MAX_STAGE_ATTEMPTS times without finishing."""
 
     code, title, status = "too_many_attempts", "Processing kept crashing", 500
+
+
+def create_job(
+    session: Session,
+    tenant_id: uuid.UUID,
+    source: JobSource,
+    *,
+    job_id: uuid.UUID | None = None,
+    pipeline: str = ANALYSIS,
+    batch_id: uuid.UUID | None = None,
+    webhook_url: str | None = None,
+    metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+) -> Job:
+    """A new queued job, added to ``session``: the one way a job is made. The caller commits
+    it with the rows that belong to it, and only then sends its start message (the worker
+    must find the row)."""
+    job = Job(
+        id=job_id or uuid.uuid4(),
+        tenant_id=tenant_id,
+        batch_id=batch_id,
+        pipeline=pipeline,
+        status="queued",
+        progress=0.0,
+        source=source.to_json(),
+        webhook_url=webhook_url,
+        client_metadata=metadata,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        attempts=0,
+        created_at=utcnow(),
+    )
+    session.add(job)
+    return job
+
+
+def delete_job(session: Session, job_id: uuid.UUID) -> None:
+    """Remove a job's row, and by cascade its stage outputs and artifacts, and commit: a job
+    whose start message could not be sent, or a deleted reference's."""
+    session.execute(delete(Job).where(Job.id == job_id))
+    session.commit()
 
 
 def begin_stage(
@@ -150,6 +194,52 @@ def make_next_due(session: Session, job_id: uuid.UUID, stage: str, next_stage: s
         update(Job)
         .where(Job.id == job_id, Job.status != "running", Job.heartbeat_at.is_not(None))
         .values(heartbeat_at=None)
+    )
+    session.commit()
+
+
+def beat(session: Session, job_id: uuid.UUID, stage: str) -> bool:
+    """Record that a worker still runs ``stage`` of the job; False once it is not running."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "running", Job.stage == stage)
+        .values(heartbeat_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def mark_dispatched(session: Session, job_id: uuid.UUID, stage: str) -> None:
+    """The message of ``stage`` was handed to the broker (the caller commits)."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.next_stage == stage)
+        .values(dispatched_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def make_due_again(session: Session, job_ids: list[uuid.UUID], still: ColumnElement[bool]) -> None:
+    """Make the current stage of each job in ``job_ids`` that still matches ``still`` due
+    again (unsent, heartbeat cleared), and commit."""
+    if job_ids:
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(job_ids), still)
+            .values(next_stage=Job.stage, dispatched_at=None, heartbeat_at=None)
+            .execution_options(synchronize_session=False)
+        )
+    session.commit()
+
+
+def mark_unsent(session: Session, due: ColumnElement[bool]) -> None:
+    """Mark the due stage of every job matching ``due`` unsent, and commit."""
+    session.execute(
+        update(Job)
+        .where(due)
+        .values(dispatched_at=None)
+        .execution_options(synchronize_session=False)
     )
     session.commit()
 

@@ -8,15 +8,27 @@ from typing import Any
 from celery import Celery
 
 from app.config import Settings
+from app.models import ANALYSIS
 
+# Every Celery task name, in one table: the API sends by these names, the workers register
+# their tasks under them, and the dispatcher routes stages by them.
 START_TASK = "soundscape.pipeline.start"
 WEBHOOK_TASK = "soundscape.webhook.deliver"
 BATCH_ADVANCE_TASK = "soundscape.batch.advance"
 BATCH_WEBHOOK_TASK = "soundscape.webhook.batch"
+REAPER_TASK = "soundscape.reaper"
+BATCH_SWEEP_TASK = "soundscape.batch.sweep"
+ORPHAN_SWEEP_TASK = "soundscape.orphans.sweep"
 CPU_QUEUE = "cpu"
 GPU_QUEUE = "gpu"
 # Batch items run on their own queues beside the interactive ones (see batch_queue).
 BATCH_QUEUE_SUFFIX = "-batch"
+
+
+def stage_task(pipeline: str, stage: str) -> str:
+    """The task of a pipeline's stage: ``soundscape.stage.<name>`` for an analysis stage,
+    ``soundscape.<pipeline>.<name>`` for another pipeline's, so a task knows its pipeline."""
+    return f"soundscape.stage.{stage}" if pipeline == ANALYSIS else f"soundscape.{pipeline}.{stage}"
 
 
 def batch_queue(queue: str) -> str:

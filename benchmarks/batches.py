@@ -34,9 +34,9 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import batchclient  # noqa: E402
-from app.cli.keys import create_key  # noqa: E402
 from app.config import PROJECT_ROOT  # noqa: E402
 from app.db import upgrade  # noqa: E402
+from app.services.tenants import create_key  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_SERVER = "redis://127.0.0.1:6379"

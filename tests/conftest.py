@@ -89,7 +89,7 @@ def migrated_settings(settings: Settings) -> Settings:
 
 @pytest.fixture()
 def api_key(migrated_settings: Settings) -> str:
-    from app.cli.keys import create_key
+    from app.services.tenants import create_key
 
     return create_key(migrated_settings.database_url, "tenant-a")
 

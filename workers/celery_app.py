@@ -22,8 +22,11 @@ from app.models import ANALYSIS, Job
 from app.orphans import sweep_orphans
 from app.queue import (
     BATCH_ADVANCE_TASK,
+    BATCH_SWEEP_TASK,
     BATCH_WEBHOOK_TASK,
     CPU_QUEUE,
+    ORPHAN_SWEEP_TASK,
+    REAPER_TASK,
     START_TASK,
     WEBHOOK_TASK,
     celery_config,
@@ -32,13 +35,10 @@ from app.queue import (
 from app.services import batches
 from workers import webhooks
 from workers.dispatch import Dispatcher, dispatch_once, next_stage, publish, task_name
-from workers.runner import TRANSIENT_ERRORS, check_chain, execute_stage, fail_stage
+from workers.runner import check_chain, execute_stage, fail_stage, is_transient
 from workers.runtime import sweep_workdirs, worker_runtime
 from workers.stages import PIPELINES, Stage
 
-REAPER_TASK = "soundscape.reaper"
-BATCH_SWEEP_TASK = "soundscape.batch.sweep"
-ORPHAN_SWEEP_TASK = "soundscape.orphans.sweep"
 # A transient error (database or storage unreachable) is retried after 5, 10, 20, 40 s,
 # then every minute, for ``transient_retry_seconds`` in all: long enough to outlast a
 # database failover. Each delay stays far below the visibility timeout.
@@ -115,7 +115,9 @@ def _stage_task(stage: Stage, stages: tuple[Stage, ...]) -> Callable[..., None]:
         first_try = self.request.retries == 0
         try:
             go_on = execute_stage(runtime, stage, job_id, count_attempt=first_try, stages=stages)
-        except TRANSIENT_ERRORS as exc:
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
             delays = retry_delays(runtime.settings.transient_retry_seconds)
             if self.request.retries >= len(delays):
                 # Failing needs the database too; if it is still down, the job goes silent

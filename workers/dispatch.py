@@ -26,9 +26,9 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import handoff
+from app import handoff, jobstate
 from app.models import ANALYSIS, Job
-from app.queue import batch_queue, stage_priority
+from app.queue import batch_queue, stage_priority, stage_task
 from workers.runtime import Runtime
 from workers.stages import PIPELINES, STAGES, Stage
 
@@ -48,9 +48,8 @@ class Route:
 
 
 def task_name(pipeline: str, stage: Stage) -> str:
-    """An analysis stage's task is ``soundscape.stage.<name>``; another pipeline's stages
-    have tasks of their own (``soundscape.<pipeline>.<name>``), which know their pipeline."""
-    return stage.task_name if pipeline == ANALYSIS else f"soundscape.{pipeline}.{stage.name}"
+    """The task of ``stage`` of ``pipeline`` (``app.queue.stage_task``)."""
+    return stage_task(pipeline, stage.name)
 
 
 def next_stage(stage: Stage, stages: tuple[Stage, ...] = STAGES) -> Stage | None:
@@ -103,7 +102,7 @@ def publish(app: Celery, runtime: Runtime, job_id: uuid.UUID, stage_name: str) -
     if not send_stage(app, job_id, stage_name, route):
         return False
     with runtime.session() as session:
-        handoff.mark_dispatched(session, job_id, stage_name)
+        jobstate.mark_dispatched(session, job_id, stage_name)
         session.commit()
     return True
 
@@ -120,7 +119,7 @@ def dispatch_once(app: Celery, runtime: Runtime) -> int:
             route = stage_route(session, job_id, stage_name)
             if not send_stage(app, job_id, stage_name, route):
                 break  # the broker is down: the rest waits for the next round
-            handoff.mark_dispatched(session, job_id, stage_name)
+            jobstate.mark_dispatched(session, job_id, stage_name)
             sent += 1
         session.commit()
     if sent:
@@ -170,7 +169,7 @@ def heartbeat(runtime: Runtime, job_id: uuid.UUID, stage: str) -> Iterator[None]
         while not stopped.wait(runtime.settings.heartbeat_interval_seconds):
             try:
                 with runtime.session() as session:
-                    if not handoff.beat(session, job_id, stage):
+                    if not jobstate.beat(session, job_id, stage):
                         return
             except Exception:  # noqa: BLE001 - the database blinked: the next beat may pass
                 log.warning("job %s: heartbeat not written", job_id, exc_info=True)

@@ -11,11 +11,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from app import jobstate
 from app.config import Settings
 from app.db import session_scope, upgrade
 from app.jobsource import JobSource
-from app.models import ANALYSIS, REFERENCE, Job, Tenant
+from app.models import ANALYSIS, REFERENCE, Job
 from app.services.gallery import LOCAL_TENANT
+from app.services.tenants import create_tenant
 from app.storage import Storage, job_key
 from workers.runner import execute_stage
 from workers.runtime import GalleryRef, Runtime, runtime_from
@@ -43,10 +45,7 @@ def analyze_file(
     upgrade(settings.database_url)
     job_id = uuid.uuid4()
     with session_scope(settings.database_url) as session:
-        tenant = Tenant(name=f"inline-{job_id}")
-        session.add(tenant)
-        session.flush()
-        tenant_id = tenant.id
+        tenant_id = create_tenant(session, f"inline-{job_id}")
     _add_job(runtime, tenant_id, job_id, path, ANALYSIS)
     report = run_job(runtime, job_id, ANALYSIS)
     report["artifacts"] = _export(runtime.storage, report.get("artifacts", {}), out_dir)
@@ -90,18 +89,10 @@ def _add_job(
     with path.open("rb") as fh:
         runtime.storage.put_stream(key, fh, "application/octet-stream")
     with session_scope(runtime.settings.database_url) as session:
-        session.add(
-            Job(
-                id=job_id,
-                tenant_id=tenant_id,
-                status="running",
-                progress=0.0,
-                source=JobSource.upload(path.name, key).to_json(),
-                attempts=0,
-                pipeline=pipeline,
-                next_stage=PIPELINES[pipeline][0].name,
-            )
-        )
+        source = JobSource.upload(path.name, key)
+        jobstate.create_job(session, tenant_id, source, job_id=job_id, pipeline=pipeline)
+        session.commit()
+        jobstate.start_job(session, job_id, PIPELINES[pipeline][0].name)
 
 
 def run_job(runtime: Runtime, job_id: uuid.UUID, pipeline: str) -> dict[str, Any]:
@@ -125,7 +116,7 @@ def local_gallery(settings: Settings, tenant: str = LOCAL_TENANT) -> GalleryRef:
     from sqlalchemy import inspect
 
     from app.db import get_engine
-    from app.services.gallery import find_tenant
+    from app.services.tenants import find_tenant
 
     url = settings.database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():

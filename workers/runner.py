@@ -1,5 +1,6 @@
 """The one place that moves a job through a stage, for Celery and for the inline run alike:
-load the earlier stages' typed outputs, call the stage, store its output."""
+load the earlier stages' typed outputs, call the stage, store its output; and that ends a
+pipeline: after its last stage the job succeeds with the result that stage's output holds."""
 
 from __future__ import annotations
 
@@ -10,28 +11,25 @@ from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
-from botocore.exceptions import ConnectionError as BotoConnectionError
 from celery.exceptions import SoftTimeLimitExceeded
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from app import jobstate
+from app.dependencies import outage
 from app.errors import InternalError, Problem, StageTimeoutError
 from workers import webhooks
 from workers.dispatch import heartbeat
 from workers.runtime import Runtime
 from workers.stages import STAGES, Stage, StageOutput
-from workers.stages.base import EARLIER
+from workers.stages.base import EARLIER, FinalOutput
 
 log = logging.getLogger(__name__)
 
-# Errors worth retrying (the database or storage blinked); everything else fails the job.
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    ConnectionError,
-    TimeoutError,
-    OperationalError,
-    BotoConnectionError,
-)
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying: a dependency is down (``app.dependencies.outage``); anything else
+    fails the job."""
+    return outage(exc) is not None
 
 
 def execute_stage(
@@ -73,14 +71,23 @@ def execute_stage(
                 jobstate.make_next_due(session, jid, stage.name, following)
             else:
                 jobstate.save_stage_output(session, jid, stage.name, output, following)
+            if following is None:
+                end_pipeline(session, jid, stage)
         if following is None:
             webhooks.notify_if_finished(runtime, jid)
         return True
-    except TRANSIENT_ERRORS:
-        raise
     except Exception as exc:  # noqa: BLE001 - every failure becomes the job's problem object
+        if is_transient(exc):
+            raise
         fail_stage(runtime, jid, stage.name, exc)
         return False
+
+
+def end_pipeline(session: Session, job_id: uuid.UUID, last: Stage) -> None:
+    """The pipeline's last stage is done (its output stored): the job succeeds with the
+    result that output holds, unless it was canceled meanwhile."""
+    final = typing.cast(FinalOutput, load_outputs(session, job_id, [last])[last.name])
+    jobstate.succeed_job(session, job_id, final.result())
 
 
 def _compute(
@@ -111,7 +118,8 @@ def build_inputs(stage: Stage, earlier: Mapping[str, StageOutput]) -> Any:
 
 def check_chain(stages: Sequence[Stage] = STAGES) -> None:
     """Raise TypeError unless every input field names an earlier stage and has its output
-    type (or is ``earlier``): the chain can then always build each stage's input."""
+    type (or is ``earlier``): the chain can then always build each stage's input; and
+    unless the last stage's output holds the job's result (``FinalOutput``)."""
     outputs: dict[str, type[Any]] = {}
     for stage in stages:
         for name, hint in typing.get_type_hints(stage.input).items():
@@ -121,6 +129,8 @@ def check_chain(stages: Sequence[Stage] = STAGES) -> None:
                     f"of an earlier stage ({sorted(outputs)})"
                 )
         outputs[stage.name] = stage.output
+    if stages and not callable(getattr(stages[-1].output, "result", None)):
+        raise TypeError(f"stage {stages[-1].name} ends a pipeline: its output needs result()")
 
 
 def fail_stage(runtime: Runtime, job_id: uuid.UUID, stage: str, exc: BaseException) -> None:

@@ -4,9 +4,9 @@ local tenant by default) in the database of SOUNDSCAPE_DATABASE_URL, no server n
 ``import`` takes the layout of the SoundScape research code: DIR holds one folder per artist
 (the folder's name is the artist's name) with that artist's reference recordings. Each file
 runs through the reference pipeline in this process (ingest, separate, enroll). Files that
-are not audio, hold no vocals, or are already enrolled for that artist (same content hash)
-are skipped with the reason, and the import goes on; run it again and only what is new or
-failed before is tried.
+are not audio, hold no vocals, or are already enrolled or being enrolled for that artist
+(same content hash: the artist service's rule) are skipped with the reason, and the import
+goes on; run it again and only what is new or failed before is tried.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class ImportSummary:
 def run(args: argparse.Namespace) -> int:
     from app.config import load_settings
     from app.db import session_scope, upgrade
-    from app.services.gallery import ensure_tenant
+    from app.services.tenants import ensure_tenant
 
     settings = load_settings()
     if args.action == "import" and not args.dir.is_dir():
@@ -145,7 +145,7 @@ def _import_one(
         found = artists.find_artist(session, tenant_id, artist)
         assert found is not None
         artist_id = found.id
-        if _enrolled(session, artist_id, sha256_file(path)):
+        if artists.duplicate_of(session, found, sha256_file(path)) is not None:
             summary.skipped.append((artist, path, "duplicate: already enrolled"))
             return
     try:
@@ -166,23 +166,6 @@ def _reason(problem: dict[str, Any]) -> str:
     if code in ("not_audio", "unsupported_format", "corrupt_audio", "empty_audio"):
         return f"not audio: {problem.get('detail')}"
     return f"{problem.get('detail')} ({code})"
-
-
-def _enrolled(session: Any, artist_id: Any, sha256: str) -> bool:
-    from sqlalchemy import select
-
-    from app.models import ArtistReference
-
-    return (
-        session.scalar(
-            select(ArtistReference.id).where(
-                ArtistReference.artist_id == artist_id,
-                ArtistReference.sha256 == sha256,
-                ArtistReference.embedding.is_not(None),
-            )
-        )
-        is not None
-    )
 
 
 def list_artists(database_url: str, tenant_id: Any) -> str:

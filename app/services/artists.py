@@ -7,13 +7,11 @@ job is created and queued exactly as an analysis job is (app.services.jobs), wit
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from dataclasses import dataclass
 from typing import IO, Any
 
-from sqlalchemy import delete, func, or_, select, tuple_
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,10 +29,12 @@ from app.jobsource import JobSource
 from app.models import REFERENCE, Artifact, Artist, ArtistReference, Job
 from app.services import jobs
 from app.services.gallery import bump_version, refresh_voiceprint
+from app.services.paging import Keyset, check_limit, page
 from app.storage import Storage
 
 MAX_PAGE = 100
 MAX_NAME = 200
+BY_NAME = Keyset(Artist.name, str, descending=False)
 
 
 @dataclass(frozen=True)
@@ -97,16 +97,10 @@ def list_artists(
     session: Session, tenant_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[ArtistView], str | None]:
     """By name; ``cursor`` continues after the last artist of the previous page."""
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidRequestError(f"limit must be between 1 and {MAX_PAGE}")
+    check_limit(limit, MAX_PAGE)
     query = select(Artist).where(Artist.tenant_id == tenant_id)
-    if cursor:
-        name, last_id = _decode_cursor(cursor)
-        query = query.where(tuple_(Artist.name, Artist.id) > tuple_(name, last_id))
-    rows = list(session.scalars(query.order_by(Artist.name, Artist.id).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return _views(session, rows), (_encode_cursor(rows[-1]) if more else None)
+    rows, following = page(session, query, BY_NAME, limit, cursor)
+    return _views(session, rows), following
 
 
 def _views(session: Session, artists: list[Artist]) -> list[ArtistView]:
@@ -177,9 +171,17 @@ def add_reference(
 
 
 def _refuse_duplicate(session: Session, artist: Artist, sha256: str) -> None:
-    """A recording enrolled, or being enrolled, for this artist is not taken twice (one that
-    failed may be sent again)."""
-    existing = session.scalar(
+    existing = duplicate_of(session, artist, sha256)
+    if existing is not None:
+        raise DuplicateReferenceError(
+            f"artist {artist.name!r} already has this recording (reference {existing})"
+        )
+
+
+def duplicate_of(session: Session, artist: Artist, sha256: str) -> uuid.UUID | None:
+    """The reference of ``artist`` with content ``sha256`` that is enrolled, or being
+    enrolled: such a recording is not taken twice (one that failed may be sent again)."""
+    return session.scalar(
         select(ArtistReference.id)
         .outerjoin(Job, Job.id == ArtistReference.job_id)
         .where(
@@ -188,10 +190,6 @@ def _refuse_duplicate(session: Session, artist: Artist, sha256: str) -> None:
             or_(ArtistReference.embedding.is_not(None), Job.status.in_(("queued", "running"))),
         )
     )
-    if existing is not None:
-        raise DuplicateReferenceError(
-            f"artist {artist.name!r} already has this recording (reference {existing})"
-        )
 
 
 def get_reference(session: Session, artist: Artist, reference_id: str) -> ArtistReference:
@@ -251,21 +249,6 @@ def _purge_jobs(session: Session, storage: Storage, job_ids: list[uuid.UUID]) ->
         source_key = JobSource.from_json(job.source).key
         if source_key and job.source.get("kind") == "upload":
             keys.add(source_key)
-        session.execute(delete(Job).where(Job.id == job_id))
-        session.commit()
+        jobstate.delete_job(session, job_id)
         for key in keys:
             storage.delete(key)
-
-
-def _encode_cursor(artist: Artist) -> str:
-    raw = json.dumps([artist.name, str(artist.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[str, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        name, artist_id = json.loads(raw)
-        return str(name), uuid.UUID(artist_id)
-    except (ValueError, TypeError) as exc:
-        raise InvalidRequestError("cursor is not one this API returned") from exc

@@ -3,7 +3,6 @@ results export (JSONL or CSV, in submission order, read a page at a time)."""
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
@@ -12,14 +11,16 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, tuple_
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import InvalidRequestError
 from app.jobsource import JobSource
 from app.models import BATCH_STATUSES, ITEM_STATUSES, TERMINAL_STATUSES, Batch, BatchItem, Job
+from app.services.paging import Keyset, check_limit, page
 
 MAX_BATCH_PAGE = 100
+NEWEST_BATCH_FIRST = Keyset(Batch.created_at, datetime.fromisoformat, descending=True)
 MAX_ITEM_PAGE = 1000
 EXPORT_PAGE = 500
 # An item shows its job's status once it has one (the job's row is the truth).
@@ -90,33 +91,11 @@ def list_batches(
     """Newest first; ``cursor`` continues after the last batch of the previous page."""
     if status is not None and status not in BATCH_STATUSES:
         raise InvalidRequestError(f"status must be one of {', '.join(BATCH_STATUSES)}")
-    if not 1 <= limit <= MAX_BATCH_PAGE:
-        raise InvalidRequestError(f"limit must be between 1 and {MAX_BATCH_PAGE}")
+    check_limit(limit, MAX_BATCH_PAGE)
     query = select(Batch).where(Batch.tenant_id == tenant_id)
     if status:
         query = query.where(Batch.status == status)
-    if cursor:
-        created, last_id = _decode_cursor(cursor)
-        query = query.where(tuple_(Batch.created_at, Batch.id) < tuple_(created, last_id))
-    order = (Batch.created_at.desc(), Batch.id.desc())
-    rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (_encode_cursor(rows[-1]) if more else None)
-
-
-def _encode_cursor(batch: Batch) -> str:
-    raw = json.dumps([batch.created_at.isoformat(), str(batch.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, batch_id = json.loads(raw)
-        return datetime.fromisoformat(created), uuid.UUID(batch_id)
-    except (ValueError, TypeError) as exc:
-        raise InvalidRequestError("cursor is not one this API returned") from exc
+    return page(session, query, NEWEST_BATCH_FIRST, limit, cursor)
 
 
 def _item_rows(

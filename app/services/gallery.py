@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import DuplicateReferenceError
-from app.models import Artist, ArtistGallery, ArtistReference, Tenant
+from app.models import Artist, ArtistGallery, ArtistReference
 
 # The tenant whose gallery `soundscape artists` and `soundscape analyze` use by default.
 LOCAL_TENANT = "local"
@@ -132,18 +132,3 @@ def changed_voiceprints(session: Session, tenant_id: uuid.UUID, since: int) -> l
 def artist_ids(session: Session, tenant_id: uuid.UUID) -> set[uuid.UUID]:
     """Every artist of the tenant (a cached gallery drops the ones no longer here)."""
     return set(session.scalars(select(Artist.id).where(Artist.tenant_id == tenant_id)))
-
-
-def find_tenant(session: Session, name: str) -> uuid.UUID | None:
-    return session.scalar(select(Tenant.id).where(Tenant.name == name))
-
-
-def ensure_tenant(session: Session, name: str) -> uuid.UUID:
-    """The tenant named ``name``, created when it is new (the caller commits)."""
-    found = find_tenant(session, name)
-    if found is not None:
-        return found
-    tenant = Tenant(name=name)
-    session.add(tenant)
-    session.flush()
-    return tenant.id

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -12,7 +11,7 @@ from datetime import datetime
 from typing import IO, Any
 
 from kombu.exceptions import OperationalError as KombuOperationalError
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -28,12 +27,14 @@ from app.errors import (
 )
 from app.formats import SNIFF_BYTES, sniff_format
 from app.jobsource import JobSource
-from app.models import ANALYSIS, JOB_STATUSES, TERMINAL_STATUSES, Job, utcnow
+from app.models import ANALYSIS, JOB_STATUSES, TERMINAL_STATUSES, Job
 from app.outbound import check_url_source
 from app.queue import enqueue_batch_advance, enqueue_job, enqueue_webhook
+from app.services.paging import Keyset, check_limit, page
 from app.storage import Storage, job_key
 
 MAX_PAGE = 100
+NEWEST_JOB_FIRST = Keyset(Job.created_at, datetime.fromisoformat, descending=True)
 log = logging.getLogger(__name__)
 
 
@@ -80,10 +81,11 @@ def submit_upload(
     stream.seek(0)
     sniff_format(stream.read(SNIFF_BYTES))
     stream.seek(0)
-    job = _new_job(tenant_id, new)
-    key = job_key(tenant_id, job.id, "source")
+    job_id = new.job_id or uuid.uuid4()
+    key = job_key(tenant_id, job_id, "source")
     storage.put_stream(key, stream, "application/octet-stream")
-    job.source = JobSource.upload(new.source.filename or "upload", key).to_json()
+    source = JobSource.upload(new.source.filename or "upload", key)
+    job = _new_job(session, tenant_id, new, source, job_id)
     return _queue(session, settings, storage, job, new, stored=key)
 
 
@@ -96,23 +98,27 @@ def submit_remote(
     else:
         assert new.source.key is not None
         check_s3_source(storage, tenant_id, new.source.key, settings.max_upload_bytes)
-    return _queue(session, settings, storage, _new_job(tenant_id, new), new, stored=None)
+    job = _new_job(session, tenant_id, new, new.source, new.job_id)
+    return _queue(session, settings, storage, job, new, stored=None)
 
 
-def _new_job(tenant_id: uuid.UUID, new: NewJob) -> Job:
-    return Job(
-        id=new.job_id or uuid.uuid4(),
-        tenant_id=tenant_id,
+def _new_job(
+    session: Session,
+    tenant_id: uuid.UUID,
+    new: NewJob,
+    source: JobSource,
+    job_id: uuid.UUID | None,
+) -> Job:
+    return jobstate.create_job(
+        session,
+        tenant_id,
+        source,
+        job_id=job_id,
         pipeline=new.pipeline,
-        status="queued",
-        progress=0.0,
-        source=new.source.to_json(),
         webhook_url=new.webhook_url,
-        client_metadata=new.metadata,
+        metadata=new.metadata,
         idempotency_key=new.idempotency_key,
         request_hash=new.request_hash,
-        attempts=0,
-        created_at=utcnow(),
     )
 
 
@@ -125,7 +131,6 @@ def _queue(
     stored: str | None,
 ) -> Job:
     """Commit the job, then send it; on failure remove what was stored for it."""
-    session.add(job)
     try:
         session.commit()  # the worker must find the row before it receives the message
     except IntegrityError:
@@ -143,8 +148,7 @@ def _queue(
     try:
         enqueue_job(settings, str(job.id))
     except (KombuOperationalError, OSError) as exc:
-        session.delete(job)
-        session.commit()
+        jobstate.delete_job(session, job.id)
         _discard(storage, stored)
         raise QueueUnavailableError(
             "the job queue cannot be reached; nothing was kept, send the request again"
@@ -192,20 +196,11 @@ def list_jobs(
     """Newest first; ``cursor`` continues after the last job of the previous page."""
     if status is not None and status not in JOB_STATUSES:
         raise InvalidRequestError(f"status must be one of {', '.join(JOB_STATUSES)}")
-    if not 1 <= limit <= MAX_PAGE:
-        raise InvalidRequestError(f"limit must be between 1 and {MAX_PAGE}")
+    check_limit(limit, MAX_PAGE)
     query = select(Job).where(Job.tenant_id == tenant_id, Job.pipeline == ANALYSIS)
     if status:
         query = query.where(Job.status == status)
-    if cursor:
-        created, last_id = _decode_cursor(cursor)
-        query = query.where(tuple_(Job.created_at, Job.id) < tuple_(created, last_id))
-    rows = list(
-        session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1))
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (_encode_cursor(rows[-1]) if more else None)
+    return page(session, query, NEWEST_JOB_FIRST, limit, cursor)
 
 
 def cancel_job(session: Session, settings: Settings, tenant_id: uuid.UUID, job_id: str) -> Job:
@@ -228,17 +223,3 @@ def cancel_job(session: Session, settings: Settings, tenant_id: uuid.UUID, job_i
 
 def request_hash(parts: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _encode_cursor(job: Job) -> str:
-    raw = json.dumps([job.created_at.isoformat(), str(job.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, job_id = json.loads(raw)
-        return datetime.fromisoformat(created), uuid.UUID(job_id)
-    except (ValueError, TypeError) as exc:
-        raise InvalidRequestError("cursor is not one this API returned") from exc

@@ -17,9 +17,9 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from app.cli.keys import create_key
 from app.db import get_engine, session_scope
 from app.models import Job, StageResult
+from app.services.tenants import create_key
 from tests.conftest import SPEECH
 from tests.integration.conftest import (
     Stack,

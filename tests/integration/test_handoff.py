@@ -29,7 +29,7 @@ def test_a_stage_due_and_never_sent_is_found_sent_and_then_left_alone(db):
     job_id = make_job(db, next_stage="ingest")
     assert job_id in due(db)
     with session_scope(db) as session:
-        handoff.mark_dispatched(session, job_id, "ingest")
+        jobstate.mark_dispatched(session, job_id, "ingest")
     assert job_id not in due(db)
 
 
@@ -72,7 +72,7 @@ def test_a_heartbeat_keeps_a_stage_alive_and_stops_once_the_job_moved_on(db):
     job_id = make_job(db, next_stage="detect")
     with session_scope(db) as session:
         jobstate.begin_stage(session, job_id, "detect", 0.5)
-        assert handoff.beat(session, job_id, "detect")
+        assert jobstate.beat(session, job_id, "detect")
         assert handoff.recover_silent(session, silent_after=120) == []
         jobstate.cancel_job(session, job_id)
-        assert not handoff.beat(session, job_id, "detect")
+        assert not jobstate.beat(session, job_id, "detect")

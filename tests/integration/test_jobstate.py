@@ -9,7 +9,8 @@ import pytest
 
 from app import jobstate
 from app.db import session_scope, upgrade
-from app.models import Job, Tenant, utcnow
+from app.models import Job, utcnow
+from tests.app.rows import job_row, new_job
 
 pytestmark = pytest.mark.integration
 
@@ -21,27 +22,11 @@ def db(postgres_url):
 
 
 def make_job(url: str, status: str = "running", **fields) -> uuid.UUID:
-    with session_scope(url) as session:
-        tenant = Tenant(name=f"t-{uuid.uuid4().hex[:8]}")
-        session.add(tenant)
-        session.flush()
-        job = Job(
-            tenant_id=tenant.id,
-            status=status,
-            progress=0.0,
-            source={"kind": "upload"},
-            **{"attempts": 0, **fields},
-        )
-        session.add(job)
-        session.flush()
-        return job.id
+    return new_job(url, status=status, **fields)
 
 
 def status_of(url: str, job_id: uuid.UUID) -> str:
-    with session_scope(url) as session:
-        job = session.get(Job, job_id)
-        assert job is not None
-        return job.status
+    return job_row(url, job_id).status
 
 
 def test_a_canceled_job_is_never_marked_succeeded_or_failed(db):

@@ -18,7 +18,6 @@ import requests
 import soundfile as sf
 from sqlalchemy import func, select
 
-from app.cli.keys import create_key
 from app.config import Settings
 from app.db import session_scope
 from app.models import (
@@ -32,6 +31,7 @@ from app.models import (
     utcnow,
 )
 from app.outbound import sign
+from app.services.tenants import create_key
 from tests.conftest import SONG, SPEECH
 from tests.integration.conftest import BUCKET, Stack, wait_until
 

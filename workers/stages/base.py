@@ -27,6 +27,14 @@ class StageOutput(Protocol):
         ...
 
 
+class FinalOutput(StageOutput, Protocol):
+    """The output of a pipeline's last stage: it also holds the job's result."""
+
+    def result(self) -> dict[str, Any]:
+        """The job's ``result``, stored when the runner marks the job succeeded."""
+        ...
+
+
 @dataclass(frozen=True)
 class Stage:
     """One step of the chain. ``run(runtime, job, inputs)`` gets an ``input`` instance built
@@ -37,7 +45,3 @@ class Stage:
     input: type[Any]
     run: Callable[[Runtime, JobRef, Any], StageOutput]
     output: type[StageOutput]
-
-    @property
-    def task_name(self) -> str:
-        return f"soundscape.stage.{self.name}"

@@ -1,6 +1,6 @@
 """Enroll stage (gpu queue), the last of the reference pipeline: embed a reference recording's
 separated vocals, store the embedding on its ``artist_references`` row, recompute the
-artist's voiceprint and finish the job with a short result."""
+artist's voiceprint; the job's result is the enrolled reference and the recording's audio facts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app import jobstate
 from app.errors import NotFoundError, NoVocalsError
 from app.jobstate import JobRef
 from app.models import ArtistReference
@@ -28,13 +27,15 @@ class EnrollInput:
 
 @dataclass(frozen=True)
 class EnrollOutput:
-    """The enrolled reference, how much voice it holds, and the encoder that embedded it."""
+    """The enrolled reference, how much voice it holds, the encoder that embedded it, and the
+    recording's audio facts (from ingest) for the job's result."""
 
     reference_id: str
     artist_id: str
     windows: int
     vocal_seconds: float
     encoder: ModelInfo
+    audio: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "encoder": self.encoder.as_dict()}
@@ -44,7 +45,12 @@ class EnrollOutput:
         return cls(**{**raw, "encoder": ModelInfo.from_dict(raw["encoder"])})
 
     def report(self) -> dict[str, Any]:
-        return {"reference": self.to_json()}
+        reference = {key: value for key, value in self.to_json().items() if key != "audio"}
+        return {"reference": reference}
+
+    def result(self) -> dict[str, Any]:
+        audio = {} if self.audio is None else {"audio": self.audio}
+        return {**self.report(), **audio}
 
 
 def run(runtime: Runtime, job: JobRef, inputs: EnrollInput) -> EnrollOutput:
@@ -68,13 +74,7 @@ def run(runtime: Runtime, job: JobRef, inputs: EnrollInput) -> EnrollOutput:
         )
     if not enrolled:
         raise NotFoundError(f"the reference of job {job.id} was deleted while it was enrolled")
-    output = EnrollOutput(
-        str(reference_id), str(artist_id), voice.windows, voice.vocal_seconds, encoder.info
+    audio = inputs.ingest.report().get("audio")
+    return EnrollOutput(
+        str(reference_id), str(artist_id), voice.windows, voice.vocal_seconds, encoder.info, audio
     )
-    with runtime.session() as session:
-        jobstate.succeed_job(session, job.id, {**output.report(), **_audio(inputs.ingest)})
-    return output
-
-
-def _audio(ingest: IngestOutput) -> dict[str, Any]:
-    return {key: value for key, value in ingest.report().items() if key == "audio"}

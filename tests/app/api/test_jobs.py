@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from app.cli.keys import create_key
+from app.services.tenants import create_key
 from tests.conftest import make_tone_file
 
 

@@ -8,11 +8,11 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from app.cli.keys import create_key
 from app.db import session_scope
 from app.models import Artist, ArtistReference, Job
 from app.services.gallery import enroll_reference, gallery_version, mean_voiceprint
-from tests.app.test_api import auth, queued_messages
+from app.services.tenants import create_key
+from tests.app.api.test_jobs import auth, queued_messages
 from tests.conftest import make_tone_file
 
 

@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from app import batchstate, jobstate
-from app.cli.keys import create_key, revoke_key
 from app.db import session_scope
 from app.models import Job
 from app.services import batches as service
-from tests.app.test_api import auth, queued_messages
+from app.services.tenants import create_key, revoke_key
+from tests.app.api.test_jobs import auth, queued_messages
 from tests.conftest import make_tone_file
 
 

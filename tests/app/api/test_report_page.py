@@ -13,7 +13,7 @@ import pytest
 from app import jobstate
 from app.db import session_scope
 from app.storage import job_key, make_storage
-from tests.app.test_api import auth, upload
+from tests.app.api.test_jobs import auth, upload
 from tests.conftest import make_tone_file
 from workers.compute.timeline_plot import ScoreCurve, TimelinePicture, render_png
 
@@ -187,7 +187,7 @@ def test_an_authentic_report_says_why_it_has_no_regions(
 
 
 def test_the_report_needs_the_key_of_its_tenant(client, api_key, wav_bytes, migrated_settings):  # type: ignore[no-untyped-def]
-    from app.cli.keys import create_key
+    from app.services.tenants import create_key
 
     job_id = submit(client, api_key, wav_bytes)
     assert page(client, job_id, None)[0].status_code == 401

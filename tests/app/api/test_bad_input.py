@@ -13,12 +13,12 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 
 from app import create_app
-from app.cli.keys import create_key
 from app.db import get_sessionmaker, session_scope
 from app.models import Job, Tenant
 from app.orphans import sweep_orphans
+from app.services.tenants import create_key
 from app.storage import job_key, make_storage
-from tests.app.test_api import auth, queued_messages, upload
+from tests.app.api.test_jobs import auth, queued_messages, upload
 from tests.conftest import make_tone_file
 
 CLOSED_PORT_DB = "postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=2"
