@@ -8,6 +8,7 @@ all from one pass of frame statistics, so the whole-track cost barely depends on
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from workers.mixture.features import FEATURE_SIZE, SAMPLE_RATE, TrackFrames, track_frames
+from workers.mixture import features as decoder_features
+from workers.mixture import texture
+from workers.mixture.features import FEATURE_SIZE, SAMPLE_RATE, TrackFrames
 
 # One window of features spans this much audio: long enough for a stable fine spectrum.
 WINDOW_SECONDS = 10.0
@@ -25,6 +28,28 @@ WINDOW_SECONDS = 10.0
 # below; the quietest passages of real recordings lie far above (-60 dBFS and up).
 MIN_WINDOW_LEVEL_DB = -70.0
 CHECKPOINT_VERSION = 1
+DECODER_ARTEFACTS_44K = "decoder-artefacts-44k"
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """How a checkpoint's feature vectors are made: the input rate, the vector's size and the
+    frame statistics of a whole track (anything with ``window`` and ``level_db``)."""
+
+    name: str
+    sample_rate: int
+    size: int
+    frames: Callable[[np.ndarray], Any]
+
+
+FEATURE_SETS = {
+    DECODER_ARTEFACTS_44K: FeatureSet(
+        DECODER_ARTEFACTS_44K, SAMPLE_RATE, FEATURE_SIZE, decoder_features.track_frames
+    ),
+    texture.FEATURES_NAME: FeatureSet(
+        texture.FEATURES_NAME, texture.SAMPLE_RATE, texture.FEATURE_SIZE, texture.texture_frames
+    ),
+}
 
 
 class MixtureClassifier(nn.Module):
@@ -122,10 +147,12 @@ class TrackWindows:
         return [float(p) if keep else None for p, keep in zip(probs, self.audible, strict=True)]
 
 
-def window_features(frames: TrackFrames, hop_seconds: float) -> TrackWindows:
+def window_features(
+    frames: TrackFrames | texture.TextureFrames, hop_seconds: float, sample_rate: int = SAMPLE_RATE
+) -> TrackWindows:
     """Features of every WINDOW_SECONDS window at ``hop_seconds`` (the last one ends the track;
-    a track shorter than a window is one window)."""
-    duration = frames.n_samples / SAMPLE_RATE
+    a track shorter than a window is one window); ``frames`` made at ``sample_rate``."""
+    duration = frames.n_samples / sample_rate
     if duration <= WINDOW_SECONDS:
         starts = [0.0]
     else:
@@ -141,13 +168,21 @@ def window_features(frames: TrackFrames, hop_seconds: float) -> TrackWindows:
     )
 
 
-def track_windows(mono: np.ndarray, hop_seconds: float) -> TrackWindows:
-    """Window features of mono float32 (n,) audio at SAMPLE_RATE."""
-    return window_features(track_frames(mono), hop_seconds)
+def track_windows(
+    mono: np.ndarray, hop_seconds: float, feature_set: str = DECODER_ARTEFACTS_44K
+) -> TrackWindows:
+    """Window features of mono float32 (n,) audio at the feature set's sample rate."""
+    chosen = FEATURE_SETS[feature_set]
+    return window_features(chosen.frames(mono), hop_seconds, chosen.sample_rate)
 
 
-def save_checkpoint(model: MixtureClassifier, path: Path, info: dict[str, Any]) -> None:
-    """Write the state dict, the architecture and ``info`` (plain JSON-able values)."""
+def save_checkpoint(
+    model: MixtureClassifier,
+    path: Path,
+    info: dict[str, Any],
+    feature_set: str = DECODER_ARTEFACTS_44K,
+) -> None:
+    """Write the state dict, the architecture, the feature set and ``info`` (plain values)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(
         {
@@ -156,6 +191,7 @@ def save_checkpoint(model: MixtureClassifier, path: Path, info: dict[str, Any]) 
             "hidden": model.hidden,
             "columns": model.columns,
             "window_seconds": WINDOW_SECONDS,
+            "features": feature_set,
             "state_dict": model.state_dict(),
             "info": info,
         },
@@ -164,14 +200,21 @@ def save_checkpoint(model: MixtureClassifier, path: Path, info: dict[str, Any]) 
 
 
 def load_checkpoint(path: Path) -> tuple[MixtureClassifier, dict[str, Any]]:
-    """The classifier in eval mode and its ``info``; ValueError for a foreign file."""
+    """The classifier in eval mode and its ``info`` (with "features": the feature set's
+    name); ValueError for a foreign file. A checkpoint naming no feature set predates them
+    and used the 44.1 kHz decoder-artefact features."""
     data = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(data, dict) or data.get("version") != CHECKPOINT_VERSION:
         raise ValueError(f"{path} is not a version-{CHECKPOINT_VERSION} mixture checkpoint")
-    if data["n_features"] != FEATURE_SIZE or data["window_seconds"] != WINDOW_SECONDS:
+    chosen = FEATURE_SETS.get(str(data.get("features", DECODER_ARTEFACTS_44K)))
+    if (
+        chosen is None
+        or data["n_features"] != chosen.size
+        or data["window_seconds"] != WINDOW_SECONDS
+    ):
         raise ValueError(f"{path} was trained on other features or windows than this code's")
     model = MixtureClassifier(
         int(data["n_features"]), int(data["hidden"]), [int(c) for c in data["columns"]]
     )
     model.load_state_dict(data["state_dict"], strict=True)
-    return model.eval(), dict(data["info"])
+    return model.eval(), dict(data["info"]) | {"features": chosen.name}

@@ -5,22 +5,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from workers.mixture.features import SAMPLE_RATE
-from workers.mixture.model import WINDOW_SECONDS, load_checkpoint, track_windows
+from workers.mixture.model import FEATURE_SETS, WINDOW_SECONDS, load_checkpoint, track_windows
 from workers.models.registry import ModelSpec
 from workers.models.roles import ModelInfo
 from workers.models.weights import ResolvedWeights
 
 
 class LoadedMixtureDetector:
-    """A trained mixture classifier behind the MixtureDetector interface."""
+    """A trained mixture classifier behind the MixtureDetector interface; its input rate is
+    that of the feature set the checkpoint names."""
 
-    sample_rate = SAMPLE_RATE
     window_seconds = WINDOW_SECONDS
 
     def __init__(self, name: str, weights: ResolvedWeights) -> None:
         self.name = name
         self.model, self.training = load_checkpoint(weights.path)
+        self.feature_set = FEATURE_SETS[self.training["features"]]
+        self.sample_rate = self.feature_set.sample_rate
         self.info = ModelInfo(name, weights.sha256)
 
     def score_track(
@@ -32,7 +33,9 @@ class LoadedMixtureDetector:
         ``hop_seconds`` (one window when the track is shorter); None for a window too quiet
         to score (``MIN_WINDOW_LEVEL_DB``).
         """
-        windows = track_windows(np.asarray(mono, dtype=np.float32), hop_seconds)
+        windows = track_windows(
+            np.asarray(mono, dtype=np.float32), hop_seconds, self.feature_set.name
+        )
         return windows.starts_seconds, windows.ends_seconds, tuple(windows.scores(self.model))
 
 
