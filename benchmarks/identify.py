@@ -121,7 +121,7 @@ def bench_embed(device: str, seconds: float = 60.0) -> float:
     """Seconds of audio embedded per second of wall time."""
     from workers.compute.audio import decode_file
     from workers.compute.identification import embed_vocals
-    from workers.models.registry import load_model
+    from workers.networks.registry import load_model
 
     encoder = load_model("speaker-encoder", "resemblyzer-ge2e", None, device)
     if SPEECH.is_file():

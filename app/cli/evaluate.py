@@ -54,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from app.config import load_settings
     from training.evaluation.metrics import load_dataset, summarize
-    from workers.models.registry import model_name
+    from workers.networks.registry import model_name
 
     settings = load_settings()
     items = load_dataset(args.data)
@@ -89,9 +89,9 @@ class Scorer:
 
 def load_model(name: str, settings: Settings) -> Scorer:
     """The vocal or mixture detector ``name`` from the registry, as a Scorer."""
-    from workers.models.device import resolve_device
-    from workers.models.registry import load_model, specs
-    from workers.models.weights import shipped_threshold
+    from workers.networks.device import resolve_device
+    from workers.networks.registry import load_model, specs
+    from workers.networks.weights import shipped_threshold
 
     role = "mixture-detector" if name in specs("mixture-detector") else "vocal-detector"
     model = load_model(

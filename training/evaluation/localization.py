@@ -81,8 +81,8 @@ def evaluate_localization(
     data_dir: Path, truth: Mapping[str, list[Span]], settings: Settings
 ) -> LocalizationResult:
     """Regions found in each file by the configured mixture detector, and the counts."""
-    from workers.models.registry import load_model, model_name
-    from workers.models.weights import music_thresholds, with_domain
+    from workers.networks.registry import load_model, model_name
+    from workers.networks.weights import music_thresholds, with_domain
 
     name = model_name("mixture-detector", settings.mixture_detector)
     detector = load_model(

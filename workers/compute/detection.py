@@ -19,7 +19,7 @@ from workers.compute.windows import (
     window_bounds_seconds,
     window_starts,
 )
-from workers.models.roles import MixtureDetector, ModelInfo, WindowDetector
+from workers.networks.roles import MixtureDetector, ModelInfo, WindowDetector
 
 
 class VocalActivityLike(Protocol):

@@ -14,7 +14,7 @@ from app.errors import NotFoundError, NoVocalsError
 from app.jobstate import JobRef
 from app.models import ArtistReference
 from app.services.gallery import enroll_reference
-from workers.models.roles import ModelInfo
+from workers.networks.roles import ModelInfo
 from workers.runtime import Runtime
 from workers.stages.ingest import IngestOutput
 from workers.stages.separate import SeparateOutput

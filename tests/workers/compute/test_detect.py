@@ -22,7 +22,7 @@ from workers.compute.detection import (
     score_track,
     score_windows,
 )
-from workers.models.roles import ModelInfo
+from workers.networks.roles import ModelInfo
 
 RATE = 1000  # the test detector's rate: small windows keep the tests fast
 INPUT_RATE = 4000
@@ -248,7 +248,7 @@ def test_aasist_scores_a_whole_stereo_track_and_tells_tts_from_speech(
     audio_dir: Path, weights_dir: Path, tmp_path: Path
 ) -> None:
     from workers.compute.audio import decode_file
-    from workers.models.registry import load_model
+    from workers.networks.registry import load_model
 
     aasist = load_model("vocal-detector", "aasist", weights_dir)
     speech = decode_file(audio_dir / SPEECH_FILE, 44100, 2, max_seconds=5.5)
@@ -263,16 +263,16 @@ def test_aasist_scores_a_whole_stereo_track_and_tells_tts_from_speech(
 
 
 def test_every_shipped_detector_carries_a_calibrated_threshold() -> None:
-    from workers.models.registry import specs
-    from workers.models.weights import shipped_threshold
+    from workers.networks.registry import specs
+    from workers.networks.weights import shipped_threshold
 
     for name in specs("vocal-detector"):
         assert 0.0 < shipped_threshold(name) < 1.0, name
 
 
 def test_every_mixture_detector_has_music_thresholds_that_leave_every_verdict_reachable() -> None:
-    from workers.models.registry import specs
-    from workers.models.weights import music_thresholds
+    from workers.networks.registry import specs
+    from workers.networks.weights import music_thresholds
 
     for name in specs("mixture-detector"):
         thresholds = music_thresholds(name)
@@ -282,8 +282,8 @@ def test_every_mixture_detector_has_music_thresholds_that_leave_every_verdict_re
 
 
 def test_a_silent_stretch_of_the_mix_is_unscored_by_the_mixture_detector_and_said() -> None:
-    from workers.models.registry import default_model_name, load_model
-    from workers.models.weights import music_thresholds
+    from workers.networks.registry import default_model_name, load_model
+    from workers.networks.weights import music_thresholds
 
     name = default_model_name("mixture-detector")
     rate = 44100

@@ -17,7 +17,7 @@ from app.jobsource import JobSource
 from app.models import Artifact, Job, Tenant
 from app.storage import job_key
 from tests.workers.stages.test_chain import SAMPLES
-from workers.models.roles import ModelInfo
+from workers.networks.roles import ModelInfo
 from workers.runner import execute_stage
 from workers.runtime import runtime_from
 from workers.stages import STAGES

@@ -10,7 +10,7 @@ import sys
 
 from app.config import PROJECT_ROOT
 from tests.conftest import make_tone_file
-from tests.workers.models.test_weights import closed_port
+from tests.workers.networks.test_weights import closed_port
 
 SCRIPT = """
 import json, sys, uuid

@@ -7,9 +7,9 @@ import numpy as np
 
 from workers.mixture.features import SAMPLE_RATE
 from workers.mixture.model import WINDOW_SECONDS, load_checkpoint, track_windows
-from workers.models.registry import ModelSpec
-from workers.models.roles import ModelInfo
-from workers.models.weights import ResolvedWeights
+from workers.networks.registry import ModelSpec
+from workers.networks.roles import ModelInfo
+from workers.networks.weights import ResolvedWeights
 
 
 class LoadedMixtureDetector:

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from workers.models.ge2e import WINDOW, mel_windows
-from workers.models.registry import default_model_name, load_model
-from workers.models.weights import resolve
+from workers.networks.ge2e import WINDOW, mel_windows
+from workers.networks.registry import default_model_name, load_model
+from workers.networks.weights import resolve
 
 NAME = "resemblyzer-ge2e"
 

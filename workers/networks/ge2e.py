@@ -4,7 +4,7 @@ whose weights ship inside the resemblyzer package (resemblyzer/pretrained.pt).
 The network and its front end are written out here (a 3-layer LSTM over 40 mel bands of
 1.6 s windows, a linear layer, ReLU, L2 norm), as in resemblyzer.voice_encoder, so that the
 weights load with ``strict=True``: Resemblyzer itself loads them loosely because the file
-also holds GE2E's loss scale and bias. tests/workers/models/test_ge2e.py checks that this
+also holds GE2E's loss scale and bias. tests/workers/networks/test_ge2e.py checks that this
 module and Resemblyzer's own ``embed_utterance`` agree on real speech.
 """
 
@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from workers.models.device import resolve_device
-from workers.models.registry import ModelSpec
-from workers.models.roles import ModelInfo
-from workers.models.weights import ResolvedWeights
+from workers.networks.device import resolve_device
+from workers.networks.registry import ModelSpec
+from workers.networks.roles import ModelInfo
+from workers.networks.weights import ResolvedWeights
 
 SAMPLE_RATE = 16000
 MEL_BANDS = 40
@@ -70,7 +70,7 @@ def mel_windows(batch: np.ndarray) -> np.ndarray:
 
 
 class GE2EEncoder:
-    """The SpeakerEncoder of workers.models.roles: one voice embedding per 1.6 s window."""
+    """The SpeakerEncoder of workers.networks.roles: one voice embedding per 1.6 s window."""
 
     sample_rate = SAMPLE_RATE
     window = WINDOW

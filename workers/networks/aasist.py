@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from workers.models.frontends import SincBandpass, build_encoder, sinc_feature_map
+from workers.networks.frontends import SincBandpass, build_encoder, sinc_feature_map
 
 
 def _pairwise_products(x: torch.Tensor) -> torch.Tensor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from workers.models.frontends import LFCC, SincBandpass, peak_normalise
+from workers.networks.frontends import LFCC, SincBandpass, peak_normalise
 
 
 def test_lfcc_gives_60_coefficients_every_10_ms_without_centre_padding() -> None:

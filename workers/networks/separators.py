@@ -8,9 +8,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from app.errors import WeightsMissingError
-from workers.models.registry import SeparatorSpec, get_spec, load_model
-from workers.models.roles import Separator
-from workers.models.weights import WeightsDownloadError
+from workers.networks.registry import SeparatorSpec, get_spec, load_model
+from workers.networks.roles import Separator
+from workers.networks.weights import WeightsDownloadError
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@ speaker encoder), one line per model, keyed by its weights-manifest name.
 
 A line names a loader by import path ("module:function"): the registry itself imports no
 torch, so the API and the CPU worker may read it. ``load_model`` resolves and verifies the
-weights (workers.models.weights), imports the loader and calls it once per process.
+weights (workers.networks.weights), imports the loader and calls it once per process.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from workers.models import weights
-from workers.models.readouts import Readout, SingleLogit, TwoClassLogits
-from workers.models.roles import ROLES
+from workers.networks import weights
+from workers.networks.readouts import Readout, SingleLogit, TwoClassLogits
+from workers.networks.roles import ROLES
 
-DETECTOR_LOADER = "workers.models.detectors:load_detector"
+DETECTOR_LOADER = "workers.networks.detectors:load_detector"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,7 +43,7 @@ class DetectorSpec(ModelSpec):
     """A window detector: the torch network to build, how to feed it and read its outputs.
 
     ``readout`` turns the raw outputs into P(synthetic); its direction was measured on real
-    and synthetic speech (tests/workers/models/test_score_direction.py).
+    and synthetic speech (tests/workers/networks/test_score_direction.py).
     """
 
     loader: str = DETECTOR_LOADER
@@ -72,39 +72,43 @@ def _detector(name: str, network: str, window: int, readout: Readout, **kw: Any)
 
 # Upstream labels: AASIST and RawGAT-ST train with bona fide = class 1, so class 0 is spoof;
 # the CtrSVDD baselines train a BCE logit with spoof = 1. Data confirm both (see tests).
-# Adding a model: its module under workers/models/, its manifest entry, one line here.
+# Adding a model: its module under workers/networks/, its manifest entry, one line here.
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in (
         SeparatorSpec(
-            name="htdemucs", loader="workers.models.demucs:load_htdemucs", fallback="repet-sim"
+            name="htdemucs", loader="workers.networks.demucs:load_htdemucs", fallback="repet-sim"
         ),
         SeparatorSpec(
-            name="repet-sim", loader="workers.models.repet_sim:load_repet_sim", needs_weights=False
+            name="repet-sim",
+            loader="workers.networks.repet_sim:load_repet_sim",
+            needs_weights=False,
         ),
         ModelSpec(
-            role="speaker-encoder", name="resemblyzer-ge2e", loader="workers.models.ge2e:load_ge2e"
+            role="speaker-encoder",
+            name="resemblyzer-ge2e",
+            loader="workers.networks.ge2e:load_ge2e",
         ),
         ModelSpec(
             role="mixture-detector",
             name="soundscape-mix",
-            loader="workers.models.mixture:load_mixture_detector",
+            loader="workers.networks.mixture_detector:load_mixture_detector",
         ),
-        _detector("aasist", "workers.models.aasist:build_aasist", 64600, TwoClassLogits(0)),
-        _detector("aasist-l", "workers.models.aasist:build_aasist_l", 64600, TwoClassLogits(0)),
+        _detector("aasist", "workers.networks.aasist:build_aasist", 64600, TwoClassLogits(0)),
+        _detector("aasist-l", "workers.networks.aasist:build_aasist_l", 64600, TwoClassLogits(0)),
         _detector(
-            "rawgat-st", "workers.models.rawgat_st:build_rawgat_st", 64600, TwoClassLogits(0)
+            "rawgat-st", "workers.networks.rawgat_st:build_rawgat_st", 64600, TwoClassLogits(0)
         ),
         _detector(
             "svdd-raw",
-            "workers.models.svdd:build_svdd_raw",
+            "workers.networks.svdd:build_svdd_raw",
             64000,
             SingleLogit(True),
             peak_normalise=True,
         ),
         _detector(
             "svdd-lfcc",
-            "workers.models.svdd:build_svdd_lfcc",
+            "workers.networks.svdd:build_svdd_lfcc",
             64000,
             SingleLogit(True),
             peak_normalise=True,
@@ -135,7 +139,7 @@ def load_model(
     allow_download: bool = False,
 ) -> Any:
     """The model ``name`` of ``role``, loaded once per process (and device), meeting the
-    interface of its role (workers.models.roles.ROLES).
+    interface of its role (workers.networks.roles.ROLES).
 
     Weights come from ``weights_dir``, then weights/, then, only when ``allow_download``
     (SOUNDSCAPE_WEIGHTS_DOWNLOAD), a verified download. Raises ValueError for an unknown

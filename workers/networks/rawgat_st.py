@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from workers.models.aasist import GraphAttentionLayer, GraphPool
-from workers.models.frontends import ResidualBlock, SincBandpass, build_encoder, sinc_feature_map
+from workers.networks.aasist import GraphAttentionLayer, GraphPool
+from workers.networks.frontends import ResidualBlock, SincBandpass, build_encoder, sinc_feature_map
 
 # Six blocks from model_config_RawGAT_ST.yaml: filts[1], filts[1], filts[2], filts[3] x 3.
 ENCODER_FILTS = [(32, 32), (32, 32), (32, 64), (64, 64), (64, 64), (64, 64)]

@@ -17,7 +17,7 @@ from app.hashing import sha256_file
 
 if TYPE_CHECKING:
     from workers.compute.detection import MusicThresholds
-    from workers.models.roles import ModelInfo
+    from workers.networks.roles import ModelInfo
 
 # A machine with no route out should fail in seconds, not hang: connect timeout 5 s; a
 # stalled transfer gives up after 60 s without a byte.

@@ -12,10 +12,10 @@ import torch
 import yaml
 
 from app.errors import WeightsChecksumError, WeightsMissingError
-from tests.workers.models.test_weights import serve_folder
-from workers.models import weights
-from workers.models.registry import default_model_name, load_model, model_name, specs
-from workers.models.weights import MANIFEST_PATH, load_manifest, resolve
+from tests.workers.networks.test_weights import serve_folder
+from workers.networks import weights
+from workers.networks.registry import default_model_name, load_model, model_name, specs
+from workers.networks.weights import MANIFEST_PATH, load_manifest, resolve
 
 pytestmark = pytest.mark.slow  # real pretrained models or whole processes
 

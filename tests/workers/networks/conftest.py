@@ -17,7 +17,7 @@ import torch
 
 from tests.conftest import SPEECH
 from workers.compute.audio import decode_file
-from workers.models.registry import load_model
+from workers.networks.registry import load_model
 
 SAMPLE_RATE = 16000
 LONGEST_WINDOW = 64600

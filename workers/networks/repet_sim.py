@@ -45,11 +45,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from workers.models.roles import ModelInfo
+from workers.networks.roles import ModelInfo
 
 if TYPE_CHECKING:
-    from workers.models.registry import ModelSpec
-    from workers.models.weights import ResolvedWeights
+    from workers.networks.registry import ModelSpec
+    from workers.networks.weights import ResolvedWeights
 
 N_FFT = 4096
 HOP = 1024

@@ -1,16 +1,16 @@
 """Window detectors (roles "vocal-detector", "mixture-detector"): a registered network with
-its verified weights, behind the WindowDetector interface of workers.models.roles."""
+its verified weights, behind the WindowDetector interface of workers.networks.roles."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from workers.models.device import resolve_device
-from workers.models.frontends import peak_normalise
-from workers.models.registry import DetectorSpec, ModelSpec
-from workers.models.roles import ModelInfo
-from workers.models.weights import ResolvedWeights
+from workers.networks.device import resolve_device
+from workers.networks.frontends import peak_normalise
+from workers.networks.registry import DetectorSpec, ModelSpec
+from workers.networks.roles import ModelInfo
+from workers.networks.weights import ResolvedWeights
 
 
 class LoadedDetector:

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from workers.models.device import resolve_device
-from workers.models.roles import ModelInfo
+from workers.networks.device import resolve_device
+from workers.networks.roles import ModelInfo
 
 if TYPE_CHECKING:
-    from workers.models.registry import ModelSpec
-    from workers.models.weights import ResolvedWeights
+    from workers.networks.registry import ModelSpec
+    from workers.networks.weights import ResolvedWeights
 
 # apply_model settings: the whole track in overlapping segments (the model's own segment
 # length, 7.8 s for htdemucs), 25 % overlap blended with triangular weights, and no random time

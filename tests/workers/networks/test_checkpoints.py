@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from workers.models.registry import specs
-from workers.models.weights import load_manifest
+from workers.networks.registry import specs
+from workers.networks.weights import load_manifest
 
 pytestmark = pytest.mark.slow  # real pretrained models or whole processes
 

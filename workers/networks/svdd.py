@@ -10,8 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from workers.models.aasist import SpectroTemporalGraphBackend
-from workers.models.frontends import LFCC, SincBandpass, build_encoder, sinc_feature_map
+from workers.networks.aasist import SpectroTemporalGraphBackend
+from workers.networks.frontends import LFCC, SincBandpass, build_encoder, sinc_feature_map
 
 RAW_ENCODER = [(1, 32), (32, 32), (32, 64), (64, 64), (64, 64), (64, 64)]
 LFCC_ENCODER = [(1, 32), (32, 32), (32, 64), (64, 64)]

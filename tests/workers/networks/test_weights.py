@@ -20,7 +20,7 @@ import yaml
 from app.cli import weights as weights_cli
 from app.config import PROJECT_ROOT
 from app.errors import WeightsChecksumError, WeightsMissingError
-from workers.models.weights import WeightsDownloadError, download, load_manifest, resolve
+from workers.networks.weights import WeightsDownloadError, download, load_manifest, resolve
 
 GOOD = b"published weights " * 1000
 TAMPERED = GOOD[:-1] + b"!"
@@ -198,7 +198,7 @@ def test_entry_without_a_file_address_is_never_requested(tmp_path, manifest, ser
 
 
 def test_shipped_manifest_urls_address_weight_files_not_repository_pages():
-    from workers.models.weights import BUNDLED_DIR
+    from workers.networks.weights import BUNDLED_DIR
 
     for entry in load_manifest().values():
         bundled = (BUNDLED_DIR / entry.file).is_file()  # shipped in the repository's weights/
