@@ -48,14 +48,14 @@ from training.evaluation.metrics import choose_threshold, roc_auc
 from training.recipes.cnn import fit_cnn, predict_cnn
 from training.zoo import DEFAULT_STEPS, FAMILIES, fit_generators, generators_in
 from workers.compute.windows import aggregate_track_score
-from workers.mixture.features import PHASE_COLUMNS, SAMPLE_RATE, SPECTRAL_COLUMNS
-from workers.mixture.model import (
+from workers.mixture.classifier import (
     MixtureClassifier,
     fit_classifier,
     predict,
     save_checkpoint,
     track_windows,
 )
+from workers.mixture.features import PHASE_COLUMNS, SAMPLE_RATE, SPECTRAL_COLUMNS
 
 Progress = Callable[[str, int, int], None]
 SCORING_HOP_SECONDS = 1.0
@@ -68,7 +68,7 @@ _CALIBRATION_SOURCES = (
     "training/datasets.py",
     "training/recipes/mixture.py",
     "workers/mixture/features.py",
-    "workers/mixture/model.py",
+    "workers/mixture/classifier.py",
 )
 _CACHED_SOURCES = {
     "rows": (*_CALIBRATION_SOURCES, "training/zoo"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from workers.mixture.classifier import WINDOW_SECONDS, load_checkpoint, track_windows
 from workers.mixture.features import SAMPLE_RATE
-from workers.mixture.model import WINDOW_SECONDS, load_checkpoint, track_windows
 from workers.networks.registry import ModelSpec
 from workers.networks.roles import ModelInfo
 from workers.networks.weights import ResolvedWeights

@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from training.evaluation.metrics import roc_auc
-from workers.mixture.features import FEATURE_SIZE, SAMPLE_RATE
-from workers.mixture.model import (
+from workers.mixture.classifier import (
     MIN_WINDOW_LEVEL_DB,
     WINDOW_SECONDS,
     fit_classifier,
@@ -19,6 +18,7 @@ from workers.mixture.model import (
     save_checkpoint,
     track_windows,
 )
+from workers.mixture.features import FEATURE_SIZE, SAMPLE_RATE
 
 
 def _blobs(n: int, shift: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
