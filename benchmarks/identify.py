@@ -74,8 +74,8 @@ def bench_load(size: int, database_url: str) -> tuple[float, float]:
 
     from app.db import session_scope, upgrade
     from app.models import Artist, Tenant
-    from app.services.gallery import bump_version
-    from workers.gallery import clear_cache, load_gallery
+    from app.services.voiceprints import bump_version
+    from workers.gallery_cache import clear_cache, load_gallery
     from workers.runtime import GalleryRef
 
     upgrade(database_url)

@@ -15,7 +15,7 @@ from app.config import Settings
 from app.db import session_scope, upgrade
 from app.jobsource import JobSource
 from app.models import ANALYSIS, REFERENCE, Job, Tenant
-from app.services.gallery import LOCAL_TENANT
+from app.services.voiceprints import LOCAL_TENANT
 from app.storage import Storage, job_key
 from workers.runner import execute_stage
 from workers.runtime import GalleryRef, Runtime, runtime_from
@@ -125,7 +125,7 @@ def local_gallery(settings: Settings, tenant: str = LOCAL_TENANT) -> GalleryRef:
     from sqlalchemy import inspect
 
     from app.db import get_engine
-    from app.services.gallery import find_tenant
+    from app.services.voiceprints import find_tenant
 
     url = settings.database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():

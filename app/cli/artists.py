@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.services.gallery import LOCAL_TENANT
+from app.services.voiceprints import LOCAL_TENANT
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +55,7 @@ class ImportSummary:
 def run(args: argparse.Namespace) -> int:
     from app.config import load_settings
     from app.db import session_scope, upgrade
-    from app.services.gallery import ensure_tenant
+    from app.services.voiceprints import ensure_tenant
 
     settings = load_settings()
     if args.action == "import" and not args.dir.is_dir():

@@ -30,7 +30,7 @@ from app.hashing import sha256_stream
 from app.jobsource import JobSource
 from app.models import REFERENCE, Artifact, Artist, ArtistReference, Job
 from app.services import jobs
-from app.services.gallery import bump_version, refresh_voiceprint
+from app.services.voiceprints import bump_version, refresh_voiceprint
 from app.storage import Storage
 
 MAX_PAGE = 100

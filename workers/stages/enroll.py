@@ -13,7 +13,7 @@ from app import jobstate
 from app.errors import NotFoundError, NoVocalsError
 from app.jobstate import JobRef
 from app.models import ArtistReference
-from app.services.gallery import enroll_reference
+from app.services.voiceprints import enroll_reference
 from workers.networks.roles import ModelInfo
 from workers.runtime import Runtime
 from workers.stages.ingest import IngestOutput

@@ -74,7 +74,7 @@ class IdentifyOutput:
 
 def run(runtime: Runtime, job: JobRef, inputs: IdentifyInput) -> IdentifyOutput:
     from workers.compute.identification import match_voice
-    from workers.gallery import load_gallery
+    from workers.gallery_cache import load_gallery
     from workers.networks.weights import shipped_threshold, with_domain
 
     name, encoder, voice = embed_vocal_stem(runtime, inputs.separate)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.db import get_sessionmaker
-from app.services import gallery as store
+from app.services import voiceprints as store
 from workers.compute.identification import Gallery, normalise
 from workers.runtime import GalleryRef
 

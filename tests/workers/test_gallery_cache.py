@@ -10,8 +10,8 @@ import pytest
 
 from app.db import session_scope
 from app.models import Artist, ArtistReference, Tenant
-from app.services.gallery import enroll_reference, refresh_voiceprint
-from workers.gallery import clear_cache, load_gallery
+from app.services.voiceprints import enroll_reference, refresh_voiceprint
+from workers.gallery_cache import clear_cache, load_gallery
 from workers.runtime import GalleryRef
 
 
@@ -61,7 +61,7 @@ def test_a_new_artist_is_added_and_a_changed_one_replaced(tenant):
 
 
 def test_a_deleted_artist_leaves_the_cached_gallery(tenant):
-    from app.services.gallery import bump_version
+    from app.services.voiceprints import bump_version
 
     enrol(tenant, "Ada", [1.0, 0.0])
     grace = enrol(tenant, "Grace", [0.0, 1.0])
