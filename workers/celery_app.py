@@ -31,7 +31,7 @@ from app.queue import (
 )
 from app.services import batches
 from workers import webhooks
-from workers.dispatch import Dispatcher, dispatch_once, next_stage, publish, task_name
+from workers.publisher import Dispatcher, dispatch_once, next_stage, publish, task_name
 from workers.runner import TRANSIENT_ERRORS, check_chain, execute_stage, fail_stage
 from workers.runtime import sweep_workdirs, worker_runtime
 from workers.stages import PIPELINES, Stage
