@@ -12,9 +12,10 @@ from typing import Any
 from app.config import Settings
 from training.evaluation.localization_metrics import Counts, Span, event_counts, segment_counts
 from workers.compute.audio import decode_file
-from workers.compute.detection import decide_verdict, score_mixture
+from workers.compute.detection import score_mixture
 from workers.compute.localization import localization_params, localize
 from workers.compute.report import TIMELINE_HOP_SECONDS
+from workers.compute.verdict import decide_verdict
 from workers.compute.windows import timeline_at_hop
 
 RATE = 44100

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from workers.compute.audio import resample, to_mono
-from workers.compute.report import INCONCLUSIVE, LIKELY_AUTHENTIC, LIKELY_SYNTHETIC
+from workers.compute.verdict import decide_verdict, explain_verdict
 from workers.compute.windows import (
     MIN_VOCAL_FRACTION,
     aggregate_track_score,
@@ -19,7 +19,7 @@ from workers.compute.windows import (
     window_bounds_seconds,
     window_starts,
 )
-from workers.networks.roles import MixtureDetector, ModelInfo, WindowDetector
+from workers.networks.roles import MixtureDetector, ModelInfo, MusicThresholds, WindowDetector
 
 
 class VocalActivityLike(Protocol):
@@ -132,50 +132,6 @@ def score_track(
     """
     mono = prepare_mono(samples, sample_rate, detector.sample_rate)
     return score_windows(mono, detector, hop_seconds=hop_seconds, batch_size=batch_size).track_score
-
-
-@dataclass(frozen=True)
-class MusicThresholds:
-    """Thresholds of a detector calibrated on real music: at or above ``synthetic`` a track
-    is likely synthetic, at or below ``authentic`` likely authentic, inconclusive between."""
-
-    synthetic: float
-    authentic: float
-
-
-def decide_verdict(score: float | None, thresholds: MusicThresholds | None) -> str:
-    """The verdict from the score of a detector calibrated on real music; inconclusive when
-    there is none (no such detector, or nothing scored)."""
-    if score is None or thresholds is None:
-        return INCONCLUSIVE
-    if score >= thresholds.synthetic:
-        return LIKELY_SYNTHETIC
-    if score <= thresholds.authentic:
-        return LIKELY_AUTHENTIC
-    return INCONCLUSIVE
-
-
-def explain_verdict(name: str, score: float | None, thresholds: MusicThresholds | None) -> str:
-    """One sentence naming the detector and the score that decided the verdict."""
-    if thresholds is None:
-        return "no detector calibrated on real music ran: the verdict stays inconclusive"
-    if score is None:
-        return f"mixture detector {name} scored nothing: the verdict stays inconclusive"
-    t_syn, t_auth = thresholds.synthetic, thresholds.authentic
-    if score >= t_syn:
-        return (
-            f"mixture detector {name} {score:.4f} >= threshold {t_syn:.4f} "
-            "(calibrated on real music)"
-        )
-    if score <= t_auth:
-        return (
-            f"mixture detector {name} {score:.4f} <= authentic threshold {t_auth:.4f} "
-            "(calibrated on real music)"
-        )
-    return (
-        f"mixture detector {name} {score:.4f} lies between the authentic threshold {t_auth:.4f} "
-        f"and the synthetic threshold {t_syn:.4f}"
-    )
 
 
 def score_mixture(

@@ -44,6 +44,15 @@ class ModelInfo:
         )
 
 
+@dataclass(frozen=True)
+class MusicThresholds:
+    """Thresholds of a detector calibrated on real music: at or above ``synthetic`` a track
+    is likely synthetic, at or below ``authentic`` likely authentic, inconclusive between."""
+
+    synthetic: float
+    authentic: float
+
+
 class Separator(Protocol):
     """Role "separator": splits a stereo mix into vocals and accompaniment."""
 

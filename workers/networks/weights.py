@@ -16,8 +16,7 @@ from app.errors import WeightsChecksumError, WeightsMissingError
 from app.hashing import sha256_file
 
 if TYPE_CHECKING:
-    from workers.compute.detection import MusicThresholds
-    from workers.networks.roles import ModelInfo
+    from workers.networks.roles import ModelInfo, MusicThresholds
 
 # A machine with no route out should fail in seconds, not hang: connect timeout 5 s; a
 # stalled transfer gives up after 60 s without a byte.
@@ -278,7 +277,7 @@ def shipped_threshold(model_name: str) -> float:
 def music_thresholds(model_name: str) -> MusicThresholds:
     """The synthetic and authentic thresholds a mixture detector was calibrated with on real
     music (weights/manifest.yaml ``threshold`` and ``authentic_threshold``)."""
-    from workers.compute.detection import MusicThresholds
+    from workers.networks.roles import MusicThresholds
 
     entry = load_manifest()[model_name]
     if "authentic_threshold" not in entry.extra:

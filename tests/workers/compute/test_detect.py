@@ -12,17 +12,14 @@ import pytest
 import torch
 
 from workers.compute.detection import (
-    INCONCLUSIVE,
-    LIKELY_AUTHENTIC,
-    LIKELY_SYNTHETIC,
-    MusicThresholds,
-    decide_verdict,
     detect,
     report_fragment,
     score_track,
     score_windows,
 )
-from workers.networks.roles import ModelInfo
+from workers.compute.report import INCONCLUSIVE, LIKELY_AUTHENTIC, LIKELY_SYNTHETIC
+from workers.compute.verdict import decide_verdict
+from workers.networks.roles import ModelInfo, MusicThresholds
 
 RATE = 1000  # the test detector's rate: small windows keep the tests fast
 INPUT_RATE = 4000
