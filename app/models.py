@@ -71,7 +71,7 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Submissions in the current rate-limit window (fixed windows, see app/ratelimit.py).
+    # Submissions in the current rate-limit window (fixed windows, see app/api/ratelimit.py).
     window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     window_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 

@@ -20,7 +20,7 @@ import requests
 import soundfile as sf
 from sqlalchemy import func, select
 
-from app import batchclient
+from app.cli import batchclient
 from app.cli.keys import create_key
 from app.config import PROJECT_ROOT
 from app.db import session_scope
