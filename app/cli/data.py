@@ -76,7 +76,7 @@ def _fakes(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from training.conditions import apply_condition
-    from training.corpus.real_music import load_manifest
+    from training.corpus.records import load_manifest
     from training.datasets import excerpt_starts, read_excerpt
     from training.zoo import GENERATORS, load_generator
     from workers.mixture.features import SAMPLE_RATE

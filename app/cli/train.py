@@ -57,7 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from training.recipes.mixture import TrainConfig, train_mixture
+    from training.recipes.config import TrainConfig
+    from training.recipes.mixture import train_mixture
 
     if not (args.data / "manifest.json").is_file():
         raise FileNotFoundError(

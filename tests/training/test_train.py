@@ -10,7 +10,7 @@ import soundfile as sf
 
 from app.cli import main
 from training.conditions import CONDITIONS
-from training.corpus.real_music import TrackRecord, write_manifest
+from training.corpus.records import TrackRecord, write_manifest
 from workers.compute.audio import decode_file
 from workers.mixture.classifier import load_checkpoint, predict, track_windows
 
