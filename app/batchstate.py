@@ -17,7 +17,7 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from app import jobstate
-from app.models import Batch, BatchItem, Job, Tenant, utcnow
+from app.tables import Batch, BatchItem, Job, Tenant, utcnow
 
 ACTIVE = ("open", "running")
 IN_FLIGHT = ("queued", "running")

@@ -16,7 +16,7 @@ from datetime import timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.models import Job, utcnow
+from app.tables import Job, utcnow
 
 
 def beat(session: Session, job_id: uuid.UUID, stage: str) -> bool:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from app.db import upsert
 from app.errors import Problem, WorkerLostError
 from app.jobsource import JobSource
-from app.models import TERMINAL_STATUSES, Artifact, Job, StageResult, utcnow
+from app.tables import TERMINAL_STATUSES, Artifact, Job, StageResult, utcnow
 
 # A job re-run more often than this has crashed its workers repeatedly: fail it for good.
 MAX_STAGE_ATTEMPTS = 3

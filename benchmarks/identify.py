@@ -73,8 +73,8 @@ def bench_load(size: int, database_url: str) -> tuple[float, float]:
     from sqlalchemy import insert
 
     from app.db import session_scope, upgrade
-    from app.models import Artist, Tenant
     from app.services.voiceprints import bump_version
+    from app.tables import Artist, Tenant
     from workers.gallery_cache import clear_cache, load_gallery
     from workers.runtime import GalleryRef
 

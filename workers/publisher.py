@@ -27,8 +27,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import handoff
-from app.models import ANALYSIS, Job
 from app.queue import batch_queue, stage_priority
+from app.tables import ANALYSIS, Job
 from workers.runtime import Runtime
 from workers.stages import PIPELINES, STAGES, Stage
 

@@ -11,9 +11,9 @@ from app.api.jobs import _multipart, _parse_source
 from app.api.validation import check_filename, parse_json
 from app.errors import InvalidRequestError
 from app.jobsource import JobSource
-from app.models import Artist
 from app.serializers import artist_to_dict, reference_to_dict
 from app.services import artists as service
+from app.tables import Artist
 
 bp = Blueprint("artists", __name__, url_prefix="/v1/artists")
 

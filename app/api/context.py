@@ -13,8 +13,8 @@ from app.config import Settings
 from app.db import get_sessionmaker
 from app.errors import InvalidRequestError, UnauthorizedError
 from app.hashing import hash_key
-from app.models import ApiKey
 from app.storage import Storage, make_storage
+from app.tables import ApiKey
 
 
 def settings() -> Settings:

@@ -15,10 +15,10 @@ from app.errors import InvalidRequestError, NotFoundError
 from app.hashing import sha256_stream
 from app.jobsource import JobSource
 from app.links import artifact_links
-from app.models import Artifact, Job
 from app.outbound import check_url_source
 from app.serializers import job_to_dict
 from app.services import jobs as service
+from app.tables import Artifact, Job
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 

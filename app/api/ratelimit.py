@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.errors import RateLimitedError
-from app.models import ApiKey, utcnow
+from app.tables import ApiKey, utcnow
 
 
 def count_submission(session: Session, settings: Settings, key_id: uuid.UUID) -> None:

@@ -171,7 +171,7 @@ def _reason(problem: dict[str, Any]) -> str:
 def _enrolled(session: Any, artist_id: Any, sha256: str) -> bool:
     from sqlalchemy import select
 
-    from app.models import ArtistReference
+    from app.tables import ArtistReference
 
     return (
         session.scalar(

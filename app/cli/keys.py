@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.config import load_settings
 from app.db import session_scope
 from app.hashing import hash_key
-from app.models import ApiKey, Tenant, utcnow
+from app.tables import ApiKey, Tenant, utcnow
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

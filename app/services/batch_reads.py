@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import InvalidRequestError
 from app.jobsource import JobSource
-from app.models import BATCH_STATUSES, ITEM_STATUSES, TERMINAL_STATUSES, Batch, BatchItem, Job
+from app.tables import BATCH_STATUSES, ITEM_STATUSES, TERMINAL_STATUSES, Batch, BatchItem, Job
 
 MAX_BATCH_PAGE = 100
 MAX_ITEM_PAGE = 1000

@@ -28,10 +28,10 @@ from app.errors import (
 )
 from app.formats import SNIFF_BYTES, sniff_format
 from app.jobsource import JobSource
-from app.models import ANALYSIS, JOB_STATUSES, TERMINAL_STATUSES, Job, utcnow
 from app.outbound import check_url_source
 from app.queue import enqueue_batch_advance, enqueue_job, enqueue_webhook
 from app.storage import Storage, job_key
+from app.tables import ANALYSIS, JOB_STATUSES, TERMINAL_STATUSES, Job, utcnow
 
 MAX_PAGE = 100
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.errors import DuplicateReferenceError
-from app.models import Artist, ArtistGallery, ArtistReference, Tenant
+from app.tables import Artist, ArtistGallery, ArtistReference, Tenant
 
 # The tenant whose gallery `soundscape artists` and `soundscape analyze` use by default.
 LOCAL_TENANT = "local"

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from app.cli.keys import create_key
 from app.db import session_scope
-from app.models import Artist, ArtistReference, Job
 from app.services.voiceprints import enroll_reference, gallery_version, mean_voiceprint
+from app.tables import Artist, ArtistReference, Job
 from tests.app.test_api import auth, queued_messages
 from tests.conftest import make_tone_file
 

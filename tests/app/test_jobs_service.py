@@ -5,9 +5,9 @@ import io
 from app.cli.keys import create_key
 from app.db import session_scope
 from app.jobsource import JobSource
-from app.models import ApiKey
 from app.services import jobs as service
 from app.storage import make_storage
+from app.tables import ApiKey
 from tests.conftest import make_tone_file
 
 

@@ -24,8 +24,8 @@ from app.cli import batchclient
 from app.cli.keys import create_key
 from app.config import PROJECT_ROOT
 from app.db import session_scope
-from app.models import ApiKey, Job, Tenant, WebhookAttempt
 from app.outbound import sign
+from app.tables import ApiKey, Job, Tenant, WebhookAttempt
 from tests.integration.conftest import BUCKET, Stack, wait_until
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from app.cli.keys import create_key
 from app.db import get_engine, session_scope
-from app.models import Job, StageResult
+from app.tables import Job, StageResult
 from tests.conftest import SPEECH
 from tests.integration.conftest import (
     Stack,

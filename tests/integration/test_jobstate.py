@@ -9,7 +9,7 @@ import pytest
 
 from app import jobstate
 from app.db import session_scope, upgrade
-from app.models import Job, Tenant, utcnow
+from app.tables import Job, Tenant, utcnow
 
 pytestmark = pytest.mark.integration
 

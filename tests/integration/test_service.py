@@ -21,7 +21,8 @@ from sqlalchemy import func, select
 from app.cli.keys import create_key
 from app.config import Settings
 from app.db import session_scope
-from app.models import (
+from app.outbound import sign
+from app.tables import (
     ApiKey,
     Artifact,
     Job,
@@ -31,7 +32,6 @@ from app.models import (
     WebhookAttempt,
     utcnow,
 )
-from app.outbound import sign
 from tests.conftest import SONG, SPEECH
 from tests.integration.conftest import BUCKET, Stack, wait_until
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from app.db import session_scope
-from app.models import Artist, ArtistReference, Tenant
 from app.services.voiceprints import enroll_reference, refresh_voiceprint
+from app.tables import Artist, ArtistReference, Tenant
 from workers.gallery_cache import clear_cache, load_gallery
 from workers.runtime import GalleryRef
 

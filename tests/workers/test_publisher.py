@@ -9,8 +9,8 @@ from typing import Any
 
 from app.db import session_scope
 from app.jobsource import JobSource
-from app.models import ANALYSIS, REFERENCE, Batch, Job, Tenant, utcnow
 from app.queue import stage_priority, start_priority
+from app.tables import ANALYSIS, REFERENCE, Batch, Job, Tenant, utcnow
 from workers.publisher import Route, dispatch_once, next_stage, stage_route
 from workers.runtime import runtime_from
 from workers.stages import PIPELINES, REFERENCE_STAGES, STAGES

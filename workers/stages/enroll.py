@@ -12,8 +12,8 @@ from sqlalchemy import select
 from app import jobstate
 from app.errors import NotFoundError, NoVocalsError
 from app.jobstate import JobRef
-from app.models import ArtistReference
 from app.services.voiceprints import enroll_reference
+from app.tables import ArtistReference
 from workers.networks.roles import ModelInfo
 from workers.runtime import Runtime
 from workers.stages.ingest import IngestOutput

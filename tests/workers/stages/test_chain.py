@@ -8,7 +8,7 @@ from typing import Any
 
 from app.db import session_scope
 from app.jobsource import JobSource
-from app.models import Job, Tenant
+from app.tables import Job, Tenant
 from workers.compute.identification import ArtistMatch
 from workers.compute.localization import Region
 from workers.compute.vocal_activity import VocalActivity
