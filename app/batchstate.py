@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app import jobstate
 from app.jobsource import JobSource
-from app.models import Batch, BatchItem, Job, Tenant, utcnow
+from app.tables import Batch, BatchItem, Job, Tenant, utcnow
 
 ACTIVE = ("open", "running")
 IN_FLIGHT = ("queued", "running")

@@ -46,7 +46,7 @@ class Settings:
     stage_hard_time_limit: int = 1800
     visibility_timeout: int = 3600
     reaper_interval_seconds: int = 60
-    # The stage hand-off (workers/dispatch.py): every worker checks this often for stages
+    # The stage hand-off (workers/publisher.py): every worker checks this often for stages
     # due but not published (the broker was down) and for stages gone silent.
     dispatch_interval_seconds: float = 10.0
     # A stage running writes a heartbeat this often; silent this long, it is run again.

@@ -1,5 +1,5 @@
 """The stage hand-off, as job state: which stages are due but not yet published, which went
-silent, and which a broker lost; the rules of the dispatcher (workers/dispatch.py). The
+silent, and which a broker lost; the rules of the dispatcher (workers/publisher.py). The
 rows are written by the job-state module (app/jobstate.py), the one writer of job rows.
 
 A stage's output and the record "next stage due" are committed together; publishing the
@@ -17,7 +17,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from app import jobstate
-from app.models import Job, utcnow
+from app.tables import Job, utcnow
 
 
 def due_stages(

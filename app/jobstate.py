@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from app.db import upsert
 from app.errors import Problem, WorkerLostError
 from app.jobsource import JobSource
-from app.models import ANALYSIS, TERMINAL_STATUSES, Artifact, Job, StageResult, utcnow
+from app.tables import ANALYSIS, TERMINAL_STATUSES, Artifact, Job, StageResult, utcnow
 
 # A job re-run more often than this has crashed its workers repeatedly: fail it for good.
 MAX_STAGE_ATTEMPTS = 3
@@ -168,7 +168,7 @@ def save_stage_output(
 ) -> None:
     """Insert or replace the stage's output (one row even if two workers race) and, in the
     same transaction, record ``next_stage`` as due: a hand-off that no broker outage can
-    lose (workers/dispatch.py publishes what is due and not yet sent)."""
+    lose (workers/publisher.py publishes what is due and not yet sent)."""
     upsert(
         session,
         StageResult,

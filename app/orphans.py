@@ -17,8 +17,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.models import Job, utcnow
 from app.storage import Storage
+from app.tables import Job, utcnow
 
 log = logging.getLogger(__name__)
 

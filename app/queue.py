@@ -8,7 +8,7 @@ from typing import Any
 from celery import Celery
 
 from app.config import Settings
-from app.models import ANALYSIS
+from app.tables import ANALYSIS
 
 # Every Celery task name, in one table: the API sends by these names, the workers register
 # their tasks under them, and the dispatcher routes stages by them.

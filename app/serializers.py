@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from app.jobsource import JobSource
-from app.models import Artist, ArtistReference, Job
+from app.tables import Artist, ArtistReference, Job
 
 
 def _iso(value: datetime | None) -> str | None:

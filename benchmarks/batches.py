@@ -33,7 +33,7 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app import batchclient  # noqa: E402
+from app.cli import batchclient  # noqa: E402
 from app.config import PROJECT_ROOT  # noqa: E402
 from app.db import upgrade  # noqa: E402
 from app.services.tenants import create_key  # noqa: E402

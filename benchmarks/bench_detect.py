@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 if TYPE_CHECKING:
-    from workers.models.roles import WindowDetector
+    from workers.networks.roles import WindowDetector
 
 BATCH_SIZES = (1, 16)
 
@@ -45,7 +45,7 @@ def windows_per_second(detector: WindowDetector, batch_size: int, min_seconds: f
 
 def main() -> int:
     from app.config import load_settings
-    from workers.models.registry import load_model, specs
+    from workers.networks.registry import load_model, specs
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", dest="models", metavar="NAME")

@@ -28,9 +28,9 @@ def main() -> int:
     import torch
 
     from workers.compute.audio import decode_file
+    from workers.mixture.classifier import window_features
     from workers.mixture.features import SAMPLE_RATE, track_frames
-    from workers.mixture.model import window_features
-    from workers.models.registry import default_model_name, load_model
+    from workers.networks.registry import default_model_name, load_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--songs", type=int, default=3)

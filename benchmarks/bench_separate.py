@@ -118,14 +118,14 @@ def _playlist_mix(seconds: float):
 
 def _build(name: str):
     if name == "repet-sim":
-        from workers.models.repet_sim import RepetSimSeparator
+        from workers.networks.repet_sim import RepetSimSeparator
 
         return RepetSimSeparator()
     import torch
     from demucs.htdemucs import HTDemucs
 
-    from workers.models.demucs import DemucsSeparator
-    from workers.models.roles import ModelInfo
+    from workers.networks.demucs import DemucsSeparator
+    from workers.networks.roles import ModelInfo
 
     torch.manual_seed(0)
     model = HTDemucs(

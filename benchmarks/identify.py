@@ -73,9 +73,9 @@ def bench_load(size: int, database_url: str) -> tuple[float, float]:
     from sqlalchemy import insert
 
     from app.db import session_scope, upgrade
-    from app.models import Artist, Tenant
-    from app.services.gallery import bump_version
-    from workers.gallery import clear_cache, load_gallery
+    from app.services.voiceprints import bump_version
+    from app.tables import Artist, Tenant
+    from workers.gallery_cache import clear_cache, load_gallery
     from workers.runtime import GalleryRef
 
     upgrade(database_url)
@@ -121,7 +121,7 @@ def bench_embed(device: str, seconds: float = 60.0) -> float:
     """Seconds of audio embedded per second of wall time."""
     from workers.compute.audio import decode_file
     from workers.compute.identification import embed_vocals
-    from workers.models.registry import load_model
+    from workers.networks.registry import load_model
 
     encoder = load_model("speaker-encoder", "resemblyzer-ge2e", None, device)
     if SPEECH.is_file():

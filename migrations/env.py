@@ -7,7 +7,7 @@ from sqlalchemy import pool
 
 from app.config import load_settings
 from app.db import get_engine
-from app.models import Base
+from app.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -50,8 +50,8 @@ from workers.compute.identification import (  # noqa: E402
     voiceprint,
 )
 from workers.compute.separation import separate  # noqa: E402
-from workers.models.registry import load_model, model_name  # noqa: E402
-from workers.models.separators import load_separator  # noqa: E402
+from workers.networks.registry import load_model, model_name  # noqa: E402
+from workers.networks.separators import load_separator  # noqa: E402
 
 AUDIO = ROOT.parent / "shared" / "audio"
 READERS = ("198-209-0000.ogg", "3436-172162-0000.ogg", "5703-47212-0000.ogg")

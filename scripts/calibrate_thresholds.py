@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from app.config import PROJECT_ROOT, load_settings  # noqa: E402
 from training.evaluation.metrics import choose_threshold  # noqa: E402
 from workers.compute.audio import decode_file  # noqa: E402
-from workers.models.weights import MANIFEST_PATH, load_manifest  # noqa: E402
+from workers.networks.weights import MANIFEST_PATH, load_manifest  # noqa: E402
 
 AUDIO_DIR = PROJECT_ROOT.parent / "shared" / "audio"
 SPEECH = "5703-47212-0000.ogg"
@@ -49,8 +49,8 @@ def held_out_sources() -> dict[str, tuple[np.ndarray, int, Any]]:
     are scored, as the detect stage does.
     """
     from workers.compute.separation import separate
-    from workers.models.registry import model_name
-    from workers.models.separators import load_separator
+    from workers.networks.registry import model_name
+    from workers.networks.separators import load_separator
 
     settings = load_settings()
     separator, warnings = load_separator(
@@ -69,8 +69,8 @@ def calibrate(
 ) -> dict[str, Any]:
     """Score the held-out windows with ``name``; print and return what was chosen."""
     from workers.compute.detection import prepare_mono, score_windows
-    from workers.models.device import resolve_device
-    from workers.models.registry import load_model
+    from workers.networks.device import resolve_device
+    from workers.networks.registry import load_model
 
     settings = load_settings()
     detector = load_model(

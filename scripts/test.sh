@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set everything up and run lint, format, types and the whole test suite. The integration tests
+# Set everything up and run lint, format, types, the import layers (pyproject.toml
+# [tool.importlinter]) and the whole test suite. The integration tests
 # use PostgreSQL and Redis at SOUNDSCAPE_TEST_PG / SOUNDSCAPE_TEST_REDIS (default 127.0.0.1:5432
 # and :6379); when either does not answer, this script starts throwaway ones of its own on free
 # ports in a temporary folder (installing the Debian packages postgresql and redis-server if
@@ -55,4 +56,5 @@ fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+.venv/bin/lint-imports
 .venv/bin/pytest "${markers[@]}" "$@"

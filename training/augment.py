@@ -64,16 +64,21 @@ def draw_span(duration: float, rng: np.random.Generator, longest: float) -> tupl
 
 
 def condition_excerpt(
-    mono: np.ndarray, rate: int, rng: np.random.Generator, out_rate: int
+    mono: np.ndarray,
+    rate: int,
+    rng: np.random.Generator,
+    out_rate: int,
+    condition: str | None = None,
 ) -> tuple[np.ndarray, Drawn]:
-    """A mono excerpt through a drawn sample rate, codec condition and gain, at ``out_rate``.
+    """A mono excerpt through a drawn sample rate, codec condition (``condition`` when given)
+    and gain, at ``out_rate``.
 
     mono: float32 (n,) at ``rate``. Returns float32 (m,) at ``out_rate`` and what was drawn
     (start and seconds are left 0 here; the caller knows them)."""
     canonical = resample(np.asarray(mono, dtype=np.float32), rate, RATE)
     through = int(RATES[int(rng.integers(len(RATES)))])
     canonical = resample(resample(canonical, RATE, through), through, RATE)
-    condition = random_condition(rng)
+    condition = random_condition(rng) if condition is None else condition
     coded = apply_condition(canonical[None, :], RATE, condition)[0]
     gain_db = float(rng.uniform(*GAIN_DB))
     scale = min(10 ** (gain_db / 20), PEAK / (float(np.abs(coded).max()) + 1e-9))

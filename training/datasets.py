@@ -20,10 +20,10 @@ import numpy as np
 import soundfile as sf
 
 from training.conditions import apply_condition
-from training.corpus.real_music import TrackRecord
+from training.corpus.records import TrackRecord
 from training.zoo import blend, generators_in, load_generator, random_blend_fraction
+from workers.mixture.classifier import MIN_WINDOW_LEVEL_DB, WINDOW_SECONDS
 from workers.mixture.features import SAMPLE_RATE, level_db, spectrogram_patch, track_frames
-from workers.mixture.model import MIN_WINDOW_LEVEL_DB, WINDOW_SECONDS
 
 REAL = "real"
 Progress = Callable[[int, int], None]

@@ -13,7 +13,7 @@ import json
 import pickle
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +21,12 @@ import numpy as np
 
 import training.augment
 from training.augment import condition_excerpt, draw_span, item_rng, mix_over, read_mono
+from training.conditions import available_conditions
 from training.corpus.demo_pages import AI, load_demo_manifest
-from training.corpus.real_music import load_manifest
+from training.corpus.records import load_manifest
 from workers.compute.audio import resample
 from workers.mixture import texture
-from workers.mixture.model import WINDOW_SECONDS
+from workers.mixture.classifier import WINDOW_SECONDS
 
 TRAIN, VALIDATION, CALIBRATION = "train", "validation", "calibration"
 HOP_SECONDS = 5.0
@@ -58,6 +59,8 @@ class Item:
     duration: float
     bed: str | None = None
     bed_duration: float = 0.0
+    condition: str | None = None
+    """The codec condition to apply (calibration: every one in turn); None draws one."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,13 @@ def _sung_reals(singing_dir: Path, real_dir: Path, music: Sequence[Any]) -> list
     return items
 
 
+def under_every_condition(items: Sequence[Item]) -> list[Item]:
+    """The first excerpt of each real item not in the train split, once under every codec
+    condition this ffmpeg offers: the calibration's "every condition"."""
+    held_out = [i for i in items if not i.label and i.split != TRAIN and i.excerpt == 0]
+    return [replace(i, condition=name) for i in held_out for name in available_conditions()]
+
+
 def excerpt_rows(job: tuple[Item, ExcerptConfig]) -> Rows:
     """Condition one excerpt (``training.augment``) and compute its window features."""
     item, config = job
@@ -138,7 +148,7 @@ def excerpt_rows(job: tuple[Item, ExcerptConfig]) -> Rows:
         bed_start = float(rng.uniform(0.0, max(0.0, item.bed_duration - seconds)))
         bed, bed_rate = read_mono(Path(item.bed), bed_start, seconds)
         mono = mix_over(mono, resample(bed, bed_rate, rate), float(rng.uniform(-6.0, 6.0)))
-    audio, drawn = condition_excerpt(mono, rate, rng, texture.SAMPLE_RATE)
+    audio, drawn = condition_excerpt(mono, rate, rng, texture.SAMPLE_RATE, item.condition)
     features, levels = window_rows(audio)
     facts = asdict(drawn) | {"start_seconds": start, "seconds": seconds}
     return Rows(item, facts, features, levels)

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from app import batchstate, handoff, jobstate
 from app.config import Settings, load_settings
 from app.db import get_engine
-from app.models import ANALYSIS, Job
 from app.orphans import sweep_orphans
 from app.queue import (
     BATCH_ADVANCE_TASK,
@@ -33,8 +32,9 @@ from app.queue import (
     enqueue_job,
 )
 from app.services import batches
+from app.tables import ANALYSIS, Job
 from workers import webhooks
-from workers.dispatch import Dispatcher, dispatch_once, next_stage, publish, task_name
+from workers.publisher import Dispatcher, dispatch_once, next_stage, publish, task_name
 from workers.runner import check_chain, execute_stage, fail_stage, is_transient
 from workers.runtime import sweep_workdirs, worker_runtime
 from workers.stages import PIPELINES, Stage

@@ -15,10 +15,10 @@ from app import jobstate
 from app.config import Settings
 from app.db import session_scope, upgrade
 from app.jobsource import JobSource
-from app.models import ANALYSIS, REFERENCE, Job
-from app.services.gallery import LOCAL_TENANT
 from app.services.tenants import create_tenant
+from app.services.voiceprints import LOCAL_TENANT
 from app.storage import Storage, job_key
+from app.tables import ANALYSIS, REFERENCE, Job
 from workers.runner import execute_stage
 from workers.runtime import GalleryRef, Runtime, runtime_from
 from workers.stages import PIPELINES
@@ -56,8 +56,8 @@ def enroll_file(path: Path, runtime: Runtime, artist_id: uuid.UUID) -> dict[str,
     """Enrol ``path`` as a reference recording of ``artist_id`` in this process (the
     reference pipeline) and return the job's result. On failure the reference, its job and
     stored audio are removed and AnalysisFailed carries the problem."""
-    from app.models import Artist, ArtistReference
     from app.services.artists import delete_reference
+    from app.tables import Artist, ArtistReference
 
     database_url = runtime.settings.database_url
     job_id, reference_id = uuid.uuid4(), uuid.uuid4()

@@ -18,7 +18,7 @@ from app import jobstate
 from app.dependencies import outage
 from app.errors import InternalError, Problem, StageTimeoutError
 from workers import webhooks
-from workers.dispatch import heartbeat
+from workers.publisher import heartbeat
 from workers.runtime import Runtime
 from workers.stages import STAGES, Stage, StageOutput
 from workers.stages.base import EARLIER, FinalOutput

@@ -8,11 +8,11 @@ import logging
 import uuid
 
 from app.links import artifact_links
-from app.models import TERMINAL_STATUSES, Batch, Job, Tenant, WebhookAttempt, utcnow
 from app.outbound import Delivery, retry_delay, send
 from app.queue import enqueue_batch_advance, enqueue_webhook
 from app.serializers import job_to_dict
 from app.services.batch_reads import batch_to_dict, counts
+from app.tables import TERMINAL_STATUSES, Batch, Job, Tenant, WebhookAttempt, utcnow
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -8,12 +8,12 @@ from flask import Blueprint, request
 
 from app.api import context as ctx
 from app.api.jobs import _multipart, _parse_source
+from app.api.validation import check_filename, parse_json
 from app.errors import InvalidRequestError
 from app.jobsource import JobSource
-from app.models import Artist
 from app.serializers import artist_to_dict, reference_to_dict
 from app.services import artists as service
-from app.validation import check_filename, parse_json
+from app.tables import Artist
 
 bp = Blueprint("artists", __name__, url_prefix="/v1/artists")
 

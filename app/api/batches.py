@@ -15,11 +15,11 @@ from app.db import get_sessionmaker
 from app.errors import InvalidRequestError, TooLargeError
 from app.hashing import sha256_stream
 from app.manifest import ItemSpec, check_item, guess_format, read_manifest
-from app.models import Batch
 from app.outbound import check_url_source
 from app.services import batch_reads as reads
 from app.services import batches as service
 from app.services.jobs import request_hash
+from app.tables import Batch
 
 bp = Blueprint("batches", __name__, url_prefix="/v1/batches")
 EXPORT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv"}

@@ -20,7 +20,7 @@ COOKIE_MAX_AGE_SECONDS = 12 * 3600
 
 @bp.get("/")
 def console() -> tuple[str, int, dict[str, str]]:
-    from app.reportpage import render_console
+    from app.api.reportpage import render_console
 
     return render_console(), 200, {"Content-Type": "text/html; charset=utf-8"}
 

@@ -8,13 +8,13 @@ from flask import current_app, g, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.api.ratelimit import count_submission
 from app.config import Settings
 from app.db import get_sessionmaker
 from app.errors import InvalidRequestError, UnauthorizedError
 from app.hashing import hash_key
-from app.models import ApiKey
-from app.ratelimit import count_submission
 from app.storage import Storage, make_storage
+from app.tables import ApiKey
 
 
 def settings() -> Settings:

@@ -12,8 +12,8 @@ from sqlalchemy import func, select, text
 
 from app.api import context as ctx
 from app.config import Settings
-from app.models import Job
 from app.queue import check_broker
+from app.tables import Job
 
 bp = Blueprint("health", __name__)
 

@@ -9,16 +9,16 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.api import context as ctx
+from app.api.reportpage import render_report_page
+from app.api.validation import MAX_URL_CHARS, check_filename, check_metadata, check_text, parse_json
 from app.errors import InvalidRequestError, NotFoundError
 from app.hashing import sha256_stream
 from app.jobsource import JobSource
 from app.links import artifact_links
-from app.models import Artifact, Job
 from app.outbound import check_url_source
-from app.reportpage import render_report_page
 from app.serializers import job_to_dict
 from app.services import jobs as service
-from app.validation import MAX_URL_CHARS, check_filename, check_metadata, check_text, parse_json
+from app.tables import Artifact, Job
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1/jobs")
 

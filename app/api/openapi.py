@@ -9,7 +9,7 @@ from flask import Blueprint
 from app.api import artists_openapi
 from app.api.openapi_batches import BATCH_PATHS, BATCH_SCHEMAS
 from app.api.openapi_parts import CURSOR, PAGE_LIMIT, errors, page, upload_form
-from app.models import JOB_STATUSES
+from app.tables import JOB_STATUSES
 
 bp = Blueprint("openapi", __name__)
 

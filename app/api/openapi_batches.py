@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.api.openapi_parts import CURSOR, errors, page, upload_form
-from app.models import BATCH_STATUSES, ITEM_STATUSES
+from app.tables import BATCH_STATUSES, ITEM_STATUSES
 
 _PROBLEM = {"$ref": "#/components/schemas/Problem"}
 _BATCH = {"application/json": {"schema": {"$ref": "#/components/schemas/Batch"}}}

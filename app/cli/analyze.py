@@ -58,7 +58,7 @@ def write_html(target: Path, source: Path, report: dict[str, Any], keep_links: b
     import os
     from urllib.request import pathname2url
 
-    from app.reportpage import render_report_page
+    from app.api.reportpage import render_report_page
 
     artifacts = report.get("artifacts", {})
     picture = Path(artifacts["timeline"]).read_bytes() if "timeline" in artifacts else None

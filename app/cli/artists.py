@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.services.gallery import LOCAL_TENANT
+from app.services.voiceprints import LOCAL_TENANT
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

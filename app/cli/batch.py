@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from app.batchclient import BatchClient
+    from app.cli.batchclient import BatchClient
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.batchclient import BatchClient
+    from app.cli.batchclient import BatchClient
 
     client = BatchClient(args.server, args.key)
     if args.action == "submit":
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _submit(client: BatchClient, args: argparse.Namespace) -> int:
-    from app import batchclient
+    from app.cli import batchclient
     from app.cli.progress import Progress
 
     path: Path = args.path

@@ -106,33 +106,20 @@ def _real_music(args: argparse.Namespace) -> int:
 
 
 def _fakes(args: argparse.Namespace) -> int:
-    import numpy as np
-    import soundfile as sf
     from tqdm import tqdm
 
-    from training.conditions import apply_condition
-    from training.corpus.real_music import load_manifest
-    from training.datasets import excerpt_starts, read_excerpt
-    from training.zoo import GENERATORS, load_generator
-    from workers.mixture.features import SAMPLE_RATE
+    from training.evaluation.fake_set import FakeSetConfig, write_fake_set
 
-    names = args.generators or list(GENERATORS)
-    unknown = sorted(set(names) - set(GENERATORS))
-    if unknown:
-        raise ValueError(f"unknown generator(s) {', '.join(unknown)}; see the zoo's registry")
-    tracks = [t for t in load_manifest(args.corpus) if t.split == args.split]
-    tracks = tracks[: args.max_tracks] if args.max_tracks else tracks
-    rng = np.random.default_rng(args.seed)
-    for track in tqdm(tracks, desc=f"{args.split} tracks"):
-        start = excerpt_starts(track.duration_seconds, args.seconds, 1, rng)[0]
-        audio = read_excerpt(args.corpus / "audio" / f"{track.track_id}.flac", start, args.seconds)
-        outputs = {Path("real"): audio}
-        for name in names:
-            outputs[Path("fake") / name] = load_generator(name, args.seed)(audio, SAMPLE_RATE)
-        for folder, signal in outputs.items():
-            target = args.out / folder / f"{track.track_id}.flac"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            coded = apply_condition(signal, SAMPLE_RATE, args.condition)
-            sf.write(target, np.clip(coded, -1, 1).T, SAMPLE_RATE, subtype="PCM_16")
-    print(f"wrote {len(tracks)} real and {len(tracks) * len(names)} fake excerpts to {args.out}")
+    config = FakeSetConfig(
+        split=args.split,
+        seconds=args.seconds,
+        condition=args.condition,
+        generators=tuple(args.generators or ()),
+        max_tracks=args.max_tracks,
+        seed=args.seed,
+    )
+    n_real, n_fake = write_fake_set(
+        args.corpus, args.out, config, lambda tracks: tqdm(tracks, desc=f"{args.split} tracks")
+    )
+    print(f"wrote {n_real} real and {n_fake} fake excerpts to {args.out}")
     return 0

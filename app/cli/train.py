@@ -73,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     if args.model == "real-generators":
         return _real_generators(args)
 
-    from training.recipes.mixture import TrainConfig, train_mixture
+    from training.recipes.config import TrainConfig
+    from training.recipes.mixture import train_mixture
 
     if not (args.data / "manifest.json").is_file():
         raise FileNotFoundError(

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from app.config import load_settings
 from app.errors import WeightsChecksumError
-from workers.models.weights import (
+from workers.networks.weights import (
     BUNDLED_DIR,
     CONNECT_TIMEOUT_S,
     MANIFEST_PATH,

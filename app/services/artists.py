@@ -26,11 +26,11 @@ from app.errors import (
 )
 from app.hashing import sha256_stream
 from app.jobsource import JobSource
-from app.models import REFERENCE, Artifact, Artist, ArtistReference, Job
 from app.services import jobs
-from app.services.gallery import bump_version, refresh_voiceprint
 from app.services.paging import Keyset, check_limit, page
+from app.services.voiceprints import bump_version, refresh_voiceprint
 from app.storage import Storage
+from app.tables import REFERENCE, Artifact, Artist, ArtistReference, Job
 
 MAX_PAGE = 100
 MAX_NAME = 200

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import InvalidRequestError
 from app.jobsource import JobSource
-from app.models import BATCH_STATUSES, ITEM_STATUSES, TERMINAL_STATUSES, Batch, BatchItem, Job
 from app.services.paging import Keyset, check_limit, page
+from app.tables import BATCH_STATUSES, ITEM_STATUSES, TERMINAL_STATUSES, Batch, BatchItem, Job
 
 MAX_BATCH_PAGE = 100
 NEWEST_BATCH_FIRST = Keyset(Batch.created_at, datetime.fromisoformat, descending=True)

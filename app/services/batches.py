@@ -30,9 +30,9 @@ from app.formats import SNIFF_BYTES, sniff_format
 from app.hashing import sha256_stream
 from app.jobsource import JobSource
 from app.manifest import ItemSpec
-from app.models import Batch, BatchItem, utcnow
 from app.queue import enqueue_batch_job, enqueue_batch_webhook, enqueue_webhook
 from app.storage import Storage
+from app.tables import Batch, BatchItem, utcnow
 
 log = logging.getLogger(__name__)
 INSERT_CHUNK = 1000

@@ -27,11 +27,11 @@ from app.errors import (
 )
 from app.formats import SNIFF_BYTES, sniff_format
 from app.jobsource import JobSource
-from app.models import ANALYSIS, JOB_STATUSES, TERMINAL_STATUSES, Job
 from app.outbound import check_url_source
 from app.queue import enqueue_batch_advance, enqueue_job, enqueue_webhook
 from app.services.paging import Keyset, check_limit, page
 from app.storage import Storage, job_key
+from app.tables import ANALYSIS, JOB_STATUSES, TERMINAL_STATUSES, Job
 
 MAX_PAGE = 100
 NEWEST_JOB_FIRST = Keyset(Job.created_at, datetime.fromisoformat, descending=True)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.db import session_scope
 from app.hashing import hash_key
-from app.models import ApiKey, Tenant, utcnow
+from app.tables import ApiKey, Tenant, utcnow
 
 
 def find_tenant(session: Session, name: str) -> uuid.UUID | None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from app.models import new_webhook_secret
+from app.tables import new_webhook_secret
 
 revision: str = "0002"
 down_revision: str | None = "0001"

@@ -8,8 +8,8 @@ from typing import Any
 from app import jobstate
 from app.db import session_scope
 from app.jobsource import JobSource
-from app.models import Job
 from app.services.tenants import create_tenant
+from app.tables import Job
 
 
 def new_tenant(url: str) -> uuid.UUID:

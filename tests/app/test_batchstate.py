@@ -8,7 +8,7 @@ import pytest
 
 from app import batchstate
 from app.db import session_scope
-from app.models import Batch, BatchItem
+from app.tables import Batch, BatchItem
 from tests.app.rows import job_row, new_job, new_tenant
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from app import handoff, jobstate
 from app.db import session_scope
-from app.models import utcnow
+from app.tables import utcnow
 from tests.app.rows import job_row, new_job
 
 LONG_AGO = timedelta(minutes=10)

@@ -7,7 +7,7 @@ import pytest
 from app import jobstate
 from app.db import session_scope
 from app.jobsource import JobSource
-from app.models import Batch, utcnow
+from app.tables import Batch, utcnow
 from tests.app.rows import job_row, new_job, new_tenant
 
 

@@ -13,8 +13,8 @@ import requests
 from sqlalchemy import select
 
 from app.db import session_scope
-from app.models import Artist, ArtistReference
 from app.services.tenants import create_key
+from app.tables import Artist, ArtistReference
 from tests.conftest import SPEECH, make_tone_file
 from tests.integration.conftest import Stack, wait_until
 from tests.integration.test_service import excerpt, poll, submit_file

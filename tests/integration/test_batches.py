@@ -20,12 +20,12 @@ import requests
 import soundfile as sf
 from sqlalchemy import func, select
 
-from app import batchclient
+from app.cli import batchclient
 from app.config import PROJECT_ROOT
 from app.db import session_scope
-from app.models import ApiKey, Job, Tenant, WebhookAttempt
 from app.outbound import sign
 from app.services.tenants import create_key
+from app.tables import ApiKey, Job, Tenant, WebhookAttempt
 from tests.integration.conftest import BUCKET, Stack, wait_until
 
 pytestmark = pytest.mark.integration

@@ -18,8 +18,8 @@ import requests
 from sqlalchemy import func, select
 
 from app.db import get_engine, session_scope
-from app.models import Job, StageResult
 from app.services.tenants import create_key
+from app.tables import Job, StageResult
 from tests.conftest import SPEECH
 from tests.integration.conftest import (
     Stack,

@@ -8,7 +8,7 @@ import pytest
 
 from app import handoff, jobstate
 from app.db import session_scope, upgrade
-from app.models import Job, utcnow
+from app.tables import Job, utcnow
 from tests.integration.test_jobstate import make_job
 
 pytestmark = pytest.mark.integration

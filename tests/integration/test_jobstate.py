@@ -9,7 +9,7 @@ import pytest
 
 from app import jobstate
 from app.db import session_scope, upgrade
-from app.models import Job, utcnow
+from app.tables import Job, utcnow
 from tests.app.rows import job_row, new_job
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from app.db import alembic_config, downgrade, get_engine, upgrade
-from app.models import Base
+from app.tables import Base
 
 pytestmark = pytest.mark.integration
 

@@ -20,7 +20,9 @@ from sqlalchemy import func, select
 
 from app.config import Settings
 from app.db import session_scope
-from app.models import (
+from app.outbound import sign
+from app.services.tenants import create_key
+from app.tables import (
     ApiKey,
     Artifact,
     Job,
@@ -30,8 +32,6 @@ from app.models import (
     WebhookAttempt,
     utcnow,
 )
-from app.outbound import sign
-from app.services.tenants import create_key
 from tests.conftest import SONG, SPEECH
 from tests.integration.conftest import BUCKET, Stack, wait_until
 

@@ -10,25 +10,22 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from training.corpus.real_music import (
+from training.corpus.debian import fetch_package
+from training.corpus.decode import decode_to_flac
+from training.corpus.licences import licence_for, shared_licence
+from training.corpus.real_music import SHARED_OTHER, build_corpus, find_shared_music
+from training.corpus.records import (
     MUSIC,
     OTHER,
-    SHARED_OTHER,
     PackageFetchError,
     ToolMissingError,
     TrackRecord,
-    assign_splits,
-    build_corpus,
-    decode_to_flac,
-    fetch_package,
-    find_shared_music,
-    licence_for,
     load_manifest,
     require_tools,
-    shared_licence,
     tracks_in,
     write_manifest,
 )
+from training.corpus.splits import assign_splits
 
 PACKAGE = "tinygame-music"
 GAME = "usr/share/games/tinygame"

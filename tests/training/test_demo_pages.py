@@ -17,7 +17,7 @@ from training.corpus.demo_pages import (
     load_demo_manifest,
     load_sources,
 )
-from training.corpus.real_music import CorpusError
+from training.corpus.records import CorpusError
 
 SOURCE_LIST = """
 sources:

@@ -10,14 +10,10 @@ import numpy as np
 import pytest
 
 from training.datasets import REAL, Example, ExampleSet
-from training.recipes.mixture import (
-    FamilyOut,
-    TrainConfig,
-    _choice_key,
-    cache_key,
-    cached,
-    calibrate,
-)
+from training.recipes.cache import cache_key, cached
+from training.recipes.calibration import calibrate
+from training.recipes.config import TrainConfig
+from training.recipes.selection import FamilyOut, _choice_key
 
 
 def test_the_candidate_detecting_most_unseen_families_at_the_threshold_is_chosen() -> None:

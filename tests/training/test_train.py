@@ -10,9 +10,9 @@ import soundfile as sf
 
 from app.cli import main
 from training.conditions import CONDITIONS
-from training.corpus.real_music import TrackRecord, write_manifest
+from training.corpus.records import TrackRecord, write_manifest
 from workers.compute.audio import decode_file
-from workers.mixture.model import load_checkpoint, predict, track_windows
+from workers.mixture.classifier import load_checkpoint, predict, track_windows
 
 TRACKS = {
     "Kevin_MacLeod_-_Vibe_Ace.ogg": "train",

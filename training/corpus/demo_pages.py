@@ -29,7 +29,8 @@ from typing import Any
 import soundfile as sf
 import yaml
 
-from training.corpus.real_music import CorpusError, slugify, trim_silent_ends
+from training.corpus.decode import trim_silent_ends
+from training.corpus.records import CorpusError, slugify
 
 SOURCES_DIR = Path(__file__).resolve().parents[1] / "sources"
 MANIFEST = "manifest.json"

@@ -12,9 +12,10 @@ from typing import Any
 from app.config import Settings
 from training.evaluation.localization_metrics import Counts, Span, event_counts, segment_counts
 from workers.compute.audio import decode_file
-from workers.compute.detection import decide_verdict, score_mixture
+from workers.compute.detection import score_mixture
 from workers.compute.localization import localization_params, localize
 from workers.compute.report import TIMELINE_HOP_SECONDS
+from workers.compute.verdict import decide_verdict
 from workers.compute.windows import timeline_at_hop
 
 RATE = 44100
@@ -81,8 +82,8 @@ def evaluate_localization(
     data_dir: Path, truth: Mapping[str, list[Span]], settings: Settings
 ) -> LocalizationResult:
     """Regions found in each file by the configured mixture detector, and the counts."""
-    from workers.models.registry import load_model, model_name
-    from workers.models.weights import music_thresholds, with_domain
+    from workers.networks.registry import load_model, model_name
+    from workers.networks.weights import music_thresholds, with_domain
 
     name = model_name("mixture-detector", settings.mixture_detector)
     detector = load_model(

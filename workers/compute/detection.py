@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from workers.compute.audio import resample, to_mono
-from workers.compute.report import INCONCLUSIVE, LIKELY_AUTHENTIC, LIKELY_SYNTHETIC
+from workers.compute.verdict import decide_verdict, explain_verdict, explain_withheld
 from workers.compute.windows import (
     MIN_VOCAL_FRACTION,
     aggregate_track_score,
@@ -19,7 +19,7 @@ from workers.compute.windows import (
     window_bounds_seconds,
     window_starts,
 )
-from workers.models.roles import MixtureDetector, ModelInfo, WindowDetector
+from workers.networks.roles import MixtureDetector, ModelInfo, MusicThresholds, WindowDetector
 
 
 class VocalActivityLike(Protocol):
@@ -134,50 +134,6 @@ def score_track(
     return score_windows(mono, detector, hop_seconds=hop_seconds, batch_size=batch_size).track_score
 
 
-@dataclass(frozen=True)
-class MusicThresholds:
-    """Thresholds of a detector calibrated on real music: at or above ``synthetic`` a track
-    is likely synthetic, at or below ``authentic`` likely authentic, inconclusive between."""
-
-    synthetic: float
-    authentic: float
-
-
-def decide_verdict(score: float | None, thresholds: MusicThresholds | None) -> str:
-    """The verdict from the score of a detector calibrated on real music; inconclusive when
-    there is none (no such detector, or nothing scored)."""
-    if score is None or thresholds is None:
-        return INCONCLUSIVE
-    if score >= thresholds.synthetic:
-        return LIKELY_SYNTHETIC
-    if score <= thresholds.authentic:
-        return LIKELY_AUTHENTIC
-    return INCONCLUSIVE
-
-
-def explain_verdict(name: str, score: float | None, thresholds: MusicThresholds | None) -> str:
-    """One sentence naming the detector and the score that decided the verdict."""
-    if thresholds is None:
-        return "no detector calibrated on real music ran: the verdict stays inconclusive"
-    if score is None:
-        return f"mixture detector {name} scored nothing: the verdict stays inconclusive"
-    t_syn, t_auth = thresholds.synthetic, thresholds.authentic
-    if score >= t_syn:
-        return (
-            f"mixture detector {name} {score:.4f} >= threshold {t_syn:.4f} "
-            "(calibrated on real music)"
-        )
-    if score <= t_auth:
-        return (
-            f"mixture detector {name} {score:.4f} <= authentic threshold {t_auth:.4f} "
-            "(calibrated on real music)"
-        )
-    return (
-        f"mixture detector {name} {score:.4f} lies between the authentic threshold {t_auth:.4f} "
-        f"and the synthetic threshold {t_syn:.4f}"
-    )
-
-
 def score_mixture(
     mixture: np.ndarray, sample_rate: int, detector: MixtureDetector, hop_seconds: float
 ) -> WindowScores:
@@ -214,7 +170,9 @@ def detect(
     detector down-mixes and resamples). With ``vocals`` None the mixture is scored by the
     vocal detector too, with a warning. Only the mixture detector, calibrated on real music
     (``music_thresholds``), decides the verdict; the vocal detector, trained on speech,
-    reports its score and its reason but never makes a track synthetic or authentic.
+    reports its score and its reason but never makes a track synthetic or authentic, and a
+    track whose vocal-active windows it scored is never likely_authentic (no vocal detector is
+    calibrated on singing yet: ``workers.compute.verdict``).
     """
     warnings: list[str] = []
     if vocals is None:
@@ -236,6 +194,13 @@ def detect(
     mix_score = None if mix is None else mix.track_score
     mix_name = "" if mixture_detector is None else mixture_detector.name
     reasons = [explain_verdict(mix_name, mix_score, music_thresholds)]
+    # Vocals count as present when the vocal-active windows were scored, or when there is no
+    # stem to tell (then nothing says the track is instrumental).
+    vocals_present = vocals is None or vocal.track_score is not None
+    verdict = decide_verdict(mix_score, music_thresholds, vocals_present=vocals_present)
+    withheld = explain_withheld(vocals_present, vocals_judged=False)
+    if withheld is not None and verdict != decide_verdict(mix_score, music_thresholds):
+        reasons.append(withheld)
     if vocal.track_score is not None:
         reasons.append(
             f"vocal detector {detector.name} {vocal.track_score:.4f} (threshold {threshold:.4f}) "
@@ -252,7 +217,7 @@ def detect(
             "mixture": None if music_thresholds is None else music_thresholds.synthetic,
             "mixture_authentic": None if music_thresholds is None else music_thresholds.authentic,
         },
-        verdict=decide_verdict(mix_score, music_thresholds),
+        verdict=verdict,
         reasons=tuple(reasons),
         timeline={
             "hop_seconds": hop_seconds,

@@ -19,7 +19,7 @@ import numpy as np
 
 from workers.compute.audio import resample, to_mono
 from workers.compute.windows import extract_windows, window_starts
-from workers.models.roles import SpeakerEncoder
+from workers.networks.roles import SpeakerEncoder
 
 WINDOW_HOP_SECONDS = 0.8  # half a 1.6 s GE2E window, about Resemblyzer's own partial rate
 MIN_ACTIVE_FRACTION = 0.5

@@ -16,7 +16,7 @@ from typing import Any
 
 from app.config import Settings
 from workers.compute.report import LIKELY_AUTHENTIC
-from workers.models.roles import ModelInfo
+from workers.networks.roles import ModelInfo
 
 # Which model of the report scores each timeline source.
 SOURCE_ROLES = {"mixture": "mixture_detector", "vocals": "vocal_detector"}

@@ -1,6 +1,6 @@
 """Separation: vocals and accompaniment of a track, and where the vocals are active.
 
-The separator itself comes from the model registry (workers.models.separators chooses it,
+The separator itself comes from the model registry (workers.networks.separators chooses it,
 with its weight-free fallback); this module only runs it and measures vocal activity.
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 
 from workers.compute.audio import resample
 from workers.compute.vocal_activity import VocalActivity, measure_activity
-from workers.models.roles import ModelInfo, Separator
+from workers.networks.roles import ModelInfo, Separator
 
 
 @dataclass(frozen=True)

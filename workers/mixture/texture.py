@@ -46,6 +46,9 @@ TEXTURE_BANDS = (
     (4000, 5500), (5500, 7800),
 )  # fmt: skip
 TEXTURE_STATS = 5
+# The position-bound fingerprint: the residual itself over this band, max-pooled.
+FINGERPRINT_BAND = (1000, 7800)
+FINGERPRINT_POOL = 4
 PEAK_FLOOR_DB = 60.0
 _TINY = 1e-20
 
@@ -77,7 +80,12 @@ class TextureFrames:
         phase = _rows(self.phase, start_s, end_s, PHASE_HOP).sum(axis=0)
         texture = _rows(self.texture, start_s, end_s, TEXTURE_HOP).mean(axis=0)
         return np.concatenate(
-            [peak_features(fine), phase_features(phase), texture_features(texture)]
+            [
+                peak_features(fine),
+                phase_features(phase),
+                texture_features(texture),
+                fingerprint(fine),
+            ]
         ).astype(np.float32)
 
 
@@ -113,10 +121,26 @@ def texture_frames(mono: np.ndarray) -> TextureFrames:
     )
 
 
+def residual_spectrum(power: np.ndarray) -> np.ndarray:
+    """Log power (dB) of an averaged fine spectrum minus its running-median envelope."""
+    level = 10.0 * np.log10(power + max(float(power.mean()), _TINY) * 1e-9)
+    residual: np.ndarray = level - median_filter(level, size=ENVELOPE_BINS, mode="nearest")
+    return residual
+
+
+def fingerprint(power: np.ndarray) -> np.ndarray:
+    """The residual over FINGERPRINT_BAND, max-pooled over FINGERPRINT_POOL bins: where a
+    decoder puts its peaks (Afchar et al.'s fingerprint, position-bound)."""
+    low, high = (int(f * FINE_NFFT / SAMPLE_RATE) for f in FINGERPRINT_BAND)
+    band = residual_spectrum(power)[low:high]
+    band = band[: band.size - band.size % FINGERPRINT_POOL]
+    pooled: np.ndarray = np.clip(band.reshape(-1, FINGERPRINT_POOL).max(axis=1), -10.0, 20.0)
+    return pooled
+
+
 def peak_features(power: np.ndarray) -> np.ndarray:
     """Per-band peak statistics and periodicity of the residual of an averaged fine spectrum."""
-    level = 10.0 * np.log10(power + max(float(power.mean()), _TINY) * 1e-9)
-    residual = level - median_filter(level, size=ENVELOPE_BINS, mode="nearest")
+    residual = residual_spectrum(power)
     freqs = np.arange(residual.size) * SAMPLE_RATE / FINE_NFFT
     out: list[float] = []
     for low, high in PEAK_BANDS:
@@ -210,7 +234,12 @@ def texture_features(mean_counts: np.ndarray) -> np.ndarray:
 PEAK_SIZE = len(PEAK_BANDS) * 5 + len(PERIOD_LAG_EDGES) - 1
 PHASE_SIZE = len(PHASE_BANDS) * len(PHASE_TOLERANCES)
 TEXTURE_SIZE = len(TEXTURE_BANDS) * 5
-FEATURE_SIZE = PEAK_SIZE + PHASE_SIZE + TEXTURE_SIZE
+_FP_BINS = int(FINGERPRINT_BAND[1] * FINE_NFFT / SAMPLE_RATE) - int(
+    FINGERPRINT_BAND[0] * FINE_NFFT / SAMPLE_RATE
+)
+FINGERPRINT_SIZE = _FP_BINS // FINGERPRINT_POOL
 PEAK_COLUMNS = slice(0, PEAK_SIZE)
 PHASE_COLUMNS = slice(PEAK_SIZE, PEAK_SIZE + PHASE_SIZE)
-TEXTURE_COLUMNS = slice(PEAK_SIZE + PHASE_SIZE, FEATURE_SIZE)
+TEXTURE_COLUMNS = slice(PHASE_COLUMNS.stop, PHASE_COLUMNS.stop + TEXTURE_SIZE)
+FINGERPRINT_COLUMNS = slice(TEXTURE_COLUMNS.stop, TEXTURE_COLUMNS.stop + FINGERPRINT_SIZE)
+FEATURE_SIZE = FINGERPRINT_COLUMNS.stop

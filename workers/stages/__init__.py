@@ -8,8 +8,8 @@ the CPU worker loads this registry too.
 
 from __future__ import annotations
 
-from app.models import ANALYSIS, REFERENCE
 from app.queue import CPU_QUEUE, GPU_QUEUE
+from app.tables import ANALYSIS, REFERENCE
 from workers.stages import detect, enroll, finalize, identify, ingest, localize, separate
 from workers.stages.base import Stage, StageOutput
 

@@ -10,7 +10,7 @@ import soundfile as sf
 
 from app.jobstate import JobRef
 from workers.compute.report import TIMELINE_HOP_SECONDS
-from workers.models.roles import ModelInfo
+from workers.networks.roles import ModelInfo
 from workers.runtime import Runtime
 from workers.stages.ingest import IngestOutput
 from workers.stages.separate import SeparateOutput
@@ -64,8 +64,8 @@ class DetectOutput:
 
 def run(runtime: Runtime, job: JobRef, inputs: DetectInput) -> DetectOutput:
     from workers.compute.detection import detect, report_fragment
-    from workers.models.registry import specs_with_default
-    from workers.models.weights import music_thresholds, shipped_threshold, with_domain
+    from workers.networks.registry import specs_with_default
+    from workers.networks.weights import music_thresholds, shipped_threshold, with_domain
 
     settings = runtime.settings
     vocal_name, detector = _load(runtime, "vocal-detector", settings.detector)
@@ -95,7 +95,7 @@ def run(runtime: Runtime, job: JobRef, inputs: DetectInput) -> DetectOutput:
 
 
 def _load(runtime: Runtime, role: str, configured: str) -> tuple[str, Any]:
-    from workers.models.registry import load_model, model_name
+    from workers.networks.registry import load_model, model_name
 
     settings = runtime.settings
     name = model_name(role, configured)

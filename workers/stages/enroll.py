@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from app.errors import NotFoundError, NoVocalsError
 from app.jobstate import JobRef
-from app.models import ArtistReference
-from app.services.gallery import enroll_reference
-from workers.models.roles import ModelInfo
+from app.services.voiceprints import enroll_reference
+from app.tables import ArtistReference
+from workers.networks.roles import ModelInfo
 from workers.runtime import Runtime
 from workers.stages.ingest import IngestOutput
 from workers.stages.separate import SeparateOutput

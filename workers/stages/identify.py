@@ -10,7 +10,7 @@ import soundfile as sf
 
 from app.jobstate import JobRef
 from workers.compute.identification import ArtistMatch, VoiceEmbedding
-from workers.models.roles import ModelInfo
+from workers.networks.roles import ModelInfo
 from workers.runtime import Runtime
 from workers.stages.separate import SeparateOutput
 
@@ -74,8 +74,8 @@ class IdentifyOutput:
 
 def run(runtime: Runtime, job: JobRef, inputs: IdentifyInput) -> IdentifyOutput:
     from workers.compute.identification import match_voice
-    from workers.gallery import load_gallery
-    from workers.models.weights import shipped_threshold, with_domain
+    from workers.gallery_cache import load_gallery
+    from workers.networks.weights import shipped_threshold, with_domain
 
     name, encoder, voice = embed_vocal_stem(runtime, inputs.separate)
     gallery = load_gallery(runtime.gallery_for(job))
@@ -107,7 +107,7 @@ def embed_vocal_stem(runtime: Runtime, separate: SeparateOutput) -> tuple[str, A
 
 def load_encoder(runtime: Runtime) -> tuple[str, Any]:
     """The configured speaker encoder (the manifest's default unless set), once per process."""
-    from workers.models.registry import load_model, model_name
+    from workers.networks.registry import load_model, model_name
 
     settings = runtime.settings
     name = model_name("speaker-encoder", settings.speaker_encoder)

@@ -10,8 +10,8 @@ from typing import Any
 from app.db import upsert
 from app.jobsource import JobSource
 from app.jobstate import JobRef
-from app.models import Track, utcnow
 from app.outbound import fetch_url
+from app.tables import Track, utcnow
 from workers.compute.canonical import CANONICAL_RATE, TrackInfo, ingest_file, write_flac
 from workers.runtime import Runtime
 

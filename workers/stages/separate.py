@@ -11,7 +11,7 @@ import soundfile as sf
 from app.jobstate import JobRef
 from workers.compute.report import TIMELINE_HOP_SECONDS
 from workers.compute.vocal_activity import VocalActivity
-from workers.models.roles import ModelInfo
+from workers.networks.roles import ModelInfo
 from workers.runtime import Runtime
 from workers.stages.ingest import IngestOutput
 
@@ -62,8 +62,8 @@ class SeparateOutput:
 def run(runtime: Runtime, job: JobRef, inputs: SeparateInput) -> SeparateOutput:
     from workers.compute.canonical import write_flac
     from workers.compute.separation import separate
-    from workers.models.registry import model_name
-    from workers.models.separators import load_separator
+    from workers.networks.registry import model_name
+    from workers.networks.separators import load_separator
 
     settings = runtime.settings
     separator, warnings = load_separator(

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from app.db import session_scope
-from app.models import Artist, ArtistReference, Job
-from app.services.gallery import enroll_reference, gallery_version, mean_voiceprint
 from app.services.tenants import create_key
+from app.services.voiceprints import enroll_reference, gallery_version, mean_voiceprint
+from app.tables import Artist, ArtistReference, Job
 from tests.app.api.test_jobs import auth, queued_messages
 from tests.conftest import make_tone_file
 

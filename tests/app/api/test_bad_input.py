@@ -14,10 +14,10 @@ from sqlalchemy.exc import OperationalError
 
 from app import create_app
 from app.db import get_sessionmaker, session_scope
-from app.models import Job, Tenant
 from app.orphans import sweep_orphans
 from app.services.tenants import create_key
 from app.storage import job_key, make_storage
+from app.tables import Job, Tenant
 from tests.app.api.test_jobs import auth, queued_messages, upload
 from tests.conftest import make_tone_file
 

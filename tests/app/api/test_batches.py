@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from app import batchstate, jobstate
 from app.db import session_scope
-from app.models import Job
 from app.services import batches as service
 from app.services.tenants import create_key, revoke_key
+from app.tables import Job
 from tests.app.api.test_jobs import auth, queued_messages
 from tests.conftest import make_tone_file
 
@@ -363,7 +363,7 @@ def test_the_openapi_document_describes_batches(client):
 
 def _tenant_space(settings, key: str) -> str:
     from app.hashing import hash_key
-    from app.models import ApiKey
+    from app.tables import ApiKey
 
     with session_scope(settings.database_url) as session:
         row = session.scalars(select(ApiKey).where(ApiKey.key_hash == hash_key(key))).one()

@@ -126,7 +126,7 @@ def test_a_failed_job_shows_the_problem(client, api_key, wav_bytes, migrated_set
 
 def succeed(settings, job_id: uuid.UUID, png: bytes) -> None:  # type: ignore[no-untyped-def]
     with session_scope(settings.database_url) as session:
-        from app.models import Job
+        from app.tables import Job
 
         tenant = session.get(Job, job_id).tenant_id
         assert jobstate.start_job(session, job_id, "ingest")

@@ -14,6 +14,7 @@ import soundfile as sf
 
 from app.cli import evaluate as evaluate_cli
 from tests.workers.compute.test_detect import EnergyDetector
+from training.evaluation.scoring import vocal_scorer
 
 RATE = 16000
 
@@ -38,7 +39,7 @@ def _tone(path: Path, amplitude: float, seconds: float = 5.0) -> Path:
 @pytest.fixture()
 def energy_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """Replace the registry with the energy detector, threshold 0.5."""
-    scorer = evaluate_cli.vocal_scorer(EnergyDetector(), 0.5)
+    scorer = vocal_scorer(EnergyDetector(), 0.5)
     monkeypatch.setattr(evaluate_cli, "load_model", lambda name, settings: scorer)
 
 

@@ -4,10 +4,10 @@ import io
 
 from app.db import session_scope
 from app.jobsource import JobSource
-from app.models import ApiKey
 from app.services import jobs as service
 from app.services.tenants import create_key
 from app.storage import make_storage
+from app.tables import ApiKey
 from tests.conftest import make_tone_file
 
 

@@ -12,17 +12,14 @@ import pytest
 import torch
 
 from workers.compute.detection import (
-    INCONCLUSIVE,
-    LIKELY_AUTHENTIC,
-    LIKELY_SYNTHETIC,
-    MusicThresholds,
-    decide_verdict,
     detect,
     report_fragment,
     score_track,
     score_windows,
 )
-from workers.models.roles import ModelInfo
+from workers.compute.report import INCONCLUSIVE, LIKELY_AUTHENTIC, LIKELY_SYNTHETIC
+from workers.compute.verdict import decide_verdict
+from workers.networks.roles import ModelInfo, MusicThresholds
 
 RATE = 1000  # the test detector's rate: small windows keep the tests fast
 INPUT_RATE = 4000
@@ -141,7 +138,7 @@ def test_the_mixture_detector_decides_a_synthetic_verdict_and_says_why() -> None
     assert result.models["mixture_detector"] == ModelInfo("loud-mix", None)
 
 
-def test_a_quiet_mix_is_authentic_even_when_the_vocal_detector_is_sure() -> None:
+def test_a_quiet_mix_with_vocals_is_not_authentic_until_the_vocals_are_judged() -> None:
     quiet_mix, loud_vocals = _stereo(30.0), _stereo(30.0, loud=(0.0, 30.0))
     result = detect(
         loud_vocals,
@@ -153,9 +150,27 @@ def test_a_quiet_mix_is_authentic_even_when_the_vocal_detector_is_sure() -> None
         music_thresholds=MUSIC,
     )
     assert result.scores["vocals"] is not None and result.scores["vocals"] > 0.8
-    assert result.verdict == LIKELY_AUTHENTIC
+    assert result.verdict == INCONCLUSIVE
+    assert "no detector calibrated on real singing judged them" in result.reasons[1]
     assert result.thresholds == {"vocals": 0.5, "mixture": 0.5, "mixture_authentic": 0.2}
     assert result.warnings == ()
+
+
+def test_a_quiet_instrumental_mix_is_authentic() -> None:
+    quiet = _stereo(30.0)
+    result = detect(
+        quiet,
+        quiet,
+        INPUT_RATE,
+        EnergyDetector(),
+        threshold=0.5,
+        mixture_detector=LoudMixDetector(),
+        music_thresholds=MUSIC,
+        activity=ActiveBetween(50.0, 60.0),
+    )
+    assert result.scores["vocals"] is None
+    assert result.verdict == LIKELY_AUTHENTIC
+    assert not any("calibrated on real singing" in reason for reason in result.reasons)
 
 
 @pytest.mark.parametrize(
@@ -248,7 +263,7 @@ def test_aasist_scores_a_whole_stereo_track_and_tells_tts_from_speech(
     audio_dir: Path, weights_dir: Path, tmp_path: Path
 ) -> None:
     from workers.compute.audio import decode_file
-    from workers.models.registry import load_model
+    from workers.networks.registry import load_model
 
     aasist = load_model("vocal-detector", "aasist", weights_dir)
     speech = decode_file(audio_dir / SPEECH_FILE, 44100, 2, max_seconds=5.5)
@@ -263,16 +278,16 @@ def test_aasist_scores_a_whole_stereo_track_and_tells_tts_from_speech(
 
 
 def test_every_shipped_detector_carries_a_calibrated_threshold() -> None:
-    from workers.models.registry import specs
-    from workers.models.weights import shipped_threshold
+    from workers.networks.registry import specs
+    from workers.networks.weights import shipped_threshold
 
     for name in specs("vocal-detector"):
         assert 0.0 < shipped_threshold(name) < 1.0, name
 
 
 def test_every_mixture_detector_has_music_thresholds_that_leave_every_verdict_reachable() -> None:
-    from workers.models.registry import specs
-    from workers.models.weights import music_thresholds
+    from workers.networks.registry import specs
+    from workers.networks.weights import music_thresholds
 
     for name in specs("mixture-detector"):
         thresholds = music_thresholds(name)
@@ -282,8 +297,8 @@ def test_every_mixture_detector_has_music_thresholds_that_leave_every_verdict_re
 
 
 def test_a_silent_stretch_of_the_mix_is_unscored_by_the_mixture_detector_and_said() -> None:
-    from workers.models.registry import default_model_name, load_model
-    from workers.models.weights import music_thresholds
+    from workers.networks.registry import default_model_name, load_model
+    from workers.networks.weights import music_thresholds
 
     name = default_model_name("mixture-detector")
     rate = 44100

@@ -19,8 +19,8 @@ from workers.compute.identification import (
     normalise,
     voiceprint,
 )
-from workers.models.registry import load_model
-from workers.models.weights import shipped_threshold
+from workers.networks.registry import load_model
+from workers.networks.weights import shipped_threshold
 
 ENCODER = "resemblyzer-ge2e"
 ENROL_SECONDS = 9.0
@@ -113,7 +113,7 @@ def test_a_few_windows_of_voice_are_too_little_for_a_track_embedding():
 def embed_excerpt(path: Path, start: float, end: float | None) -> VoiceEmbedding:
     from workers.compute.canonical import CANONICAL_RATE, ingest_file
     from workers.compute.separation import separate
-    from workers.models.separators import load_separator
+    from workers.networks.separators import load_separator
 
     track = ingest_file(path, 1200.0)
     last = None if end is None else int(end * CANONICAL_RATE)

@@ -14,7 +14,7 @@ from workers.compute.localization import (
     localized_sources,
 )
 from workers.compute.report import INCONCLUSIVE, LIKELY_AUTHENTIC, LIKELY_SYNTHETIC
-from workers.models.roles import ModelInfo
+from workers.networks.roles import ModelInfo
 
 H = Hysteresis(on=0.9, off=0.5)
 LOW, MID, HIGH = 0.1, 0.6, 0.95

@@ -13,10 +13,10 @@ import yaml
 from app.errors import WeightsChecksumError
 from workers.compute.audio import decode_file
 from workers.compute.separation import Separation, separate
-from workers.models.registry import model_name
-from workers.models.repet_sim import BLOCK_FRAMES, HOP, RepetSimSeparator
-from workers.models.roles import ModelInfo
-from workers.models.separators import load_separator
+from workers.networks.registry import model_name
+from workers.networks.repet_sim import BLOCK_FRAMES, HOP, RepetSimSeparator
+from workers.networks.roles import ModelInfo
+from workers.networks.separators import load_separator
 
 SR = 44100
 INSTRUMENTAL = "Kevin_MacLeod_-_Vibe_Ace.ogg"
@@ -208,7 +208,7 @@ def test_tiny_htdemucs_package_loads_and_separates_a_real_excerpt(
 ):
     import torch
 
-    from workers.models.demucs import DemucsSeparator
+    from workers.networks.demucs import DemucsSeparator
 
     info = ModelInfo("tiny-htdemucs", None)
     separator = DemucsSeparator.from_file(tiny_htdemucs_file, info, torch.device("cpu"))
@@ -235,19 +235,19 @@ def test_separator_name_rejects_an_unknown_name_listing_the_choices():
 @pytest.fixture()
 def htdemucs_from_a_refusing_host(tmp_path: Path, monkeypatch) -> None:
     """weights/manifest.yaml with the htdemucs address on a local port that refuses."""
-    import workers.models.weights
-    from tests.workers.models.test_weights import closed_port
+    import workers.networks.weights
+    from tests.workers.networks.test_weights import closed_port
 
-    raw = yaml.safe_load(workers.models.weights.MANIFEST_PATH.read_text())
+    raw = yaml.safe_load(workers.networks.weights.MANIFEST_PATH.read_text())
     for item in raw["models"]:
         if item["name"] == "htdemucs":
             item["url"] = f"http://127.0.0.1:{closed_port()}/htdemucs.th"
     manifest = tmp_path / "manifest.yaml"
     manifest.write_text(yaml.safe_dump(raw))
     monkeypatch.setattr(
-        workers.models.weights,
+        workers.networks.weights,
         "resolve",
-        partial(workers.models.weights.resolve, manifest=manifest),
+        partial(workers.networks.weights.resolve, manifest=manifest),
     )
 
 

@@ -17,9 +17,11 @@ from training.zoo import Generator, GeneratorSpec
 from training.zoo.generator import init_model
 from training.zoo.stack import StackAutoencoder
 from workers.compute.audio import decode_file
-from workers.compute.detection import LIKELY_SYNTHETIC, decide_verdict, score_mixture
-from workers.models.registry import default_model_name, load_model
-from workers.models.weights import load_manifest, music_thresholds
+from workers.compute.detection import score_mixture
+from workers.compute.report import LIKELY_SYNTHETIC
+from workers.compute.verdict import decide_verdict
+from workers.networks.registry import default_model_name, load_model
+from workers.networks.weights import load_manifest, music_thresholds
 
 RATE = 44100
 # Real recordings that no split of the training corpus puts in train (calibration/validation

@@ -8,11 +8,11 @@ from typing import Any
 
 from app.db import session_scope
 from app.jobsource import JobSource
-from app.models import Job, Tenant
+from app.tables import Job, Tenant
 from workers.compute.identification import ArtistMatch
 from workers.compute.localization import Region
 from workers.compute.vocal_activity import VocalActivity
-from workers.models.roles import ModelInfo
+from workers.networks.roles import ModelInfo
 from workers.runner import check_chain, execute_stage
 from workers.runtime import runtime_from
 from workers.stages import STAGES

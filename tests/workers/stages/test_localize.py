@@ -14,10 +14,10 @@ import soundfile as sf
 from app import jobstate
 from app.db import session_scope
 from app.jobsource import JobSource
-from app.models import Artifact, Job, Tenant
 from app.storage import job_key
+from app.tables import Artifact, Job, Tenant
 from tests.workers.stages.test_chain import SAMPLES
-from workers.models.roles import ModelInfo
+from workers.networks.roles import ModelInfo
 from workers.runner import execute_stage
 from workers.runtime import runtime_from
 from workers.stages import STAGES

@@ -10,7 +10,7 @@ import sys
 
 from app.config import PROJECT_ROOT
 from tests.conftest import make_tone_file
-from tests.workers.models.test_weights import closed_port
+from tests.workers.networks.test_weights import closed_port
 
 SCRIPT = """
 import json, sys, uuid
@@ -20,7 +20,7 @@ from app import jobstate
 from app.config import load_settings
 from app.db import session_scope, upgrade
 from app.jobsource import JobSource
-from app.models import Job, Tenant
+from app.tables import Job, Tenant
 from app.storage import job_key
 from tests.workers.stages.test_chain import SAMPLES
 from workers import webhooks
