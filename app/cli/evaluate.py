@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--data",
         type=Path,
         required=True,
-        help="real/ + fake/ folders, a path,label CSV, or an ASVspoof-style protocol file",
+        help="real/ + fake/ folders, a folder of fakes only, a path,label CSV, or an "
+        "ASVspoof-style protocol file",
     )
     parser.add_argument(
         "--model",
@@ -74,18 +75,19 @@ def format_table(
     """Human-readable per-model figures, one row per model."""
     header = (
         f"{'model':<12}{'n_real':>7}{'n_fake':>7}{'EER':>9}{'AUC':>8}"
-        f"{'thresh':>18}{'FPR':>9}{'FNR':>9}"
+        f"{'thresh':>18}{'FPR':>9}{'FNR':>9}{'caught':>9}"
     )
     lines = [header]
     for name, r in results.items():
         lines.append(
             f"{name:<12}{r['n_real']:>7}{r['n_fake']:>7}{_pct(r['eer']):>9}"
             f"{_num(r['auc']):>8}{_threshold(thresholds[name]):>18}{_pct(r['fpr']):>9}"
-            f"{_pct(r['fnr']):>9}"
+            f"{_pct(r['fnr']):>9}{_pct(r['caught']):>9}"
         )
     lines.append(f"{n_items} files listed, {len(failures)} could not be scored (see stderr)")
     lines.append(
-        "FPR/FNR at the model's shipped threshold (weights/manifest.yaml); '-' where undefined"
+        "FPR/FNR and caught (share of fakes at or above it) at the model's shipped threshold "
+        "(weights/manifest.yaml); '-' where undefined"
     )
     return "\n".join(lines)
 

@@ -37,6 +37,8 @@ def load_dataset(data: Path) -> list[LabelledFile]:
     - a folder holding ``real/`` and ``fake/`` subfolders (audio files found recursively);
     - a CSV file of ``path,label`` rows (label real/fake or bonafide/spoof; an optional
       header; relative paths are relative to the CSV's folder), or a folder with one .csv;
+    - a folder of audio files only, found recursively (no real/ or fake/, no listing): every
+      file is fake, a new system's output whose share caught at the threshold is measured;
     - an ASVspoof-style protocol file (``SPEAKER FILE_ID - SYSTEM bonafide|spoof``; the
       label is the bonafide/spoof token wherever it sits, so 2021-style lines work too),
       or a folder with one .txt protocol. Audio ``FILE_ID.flac`` or ``.wav`` is looked
@@ -44,6 +46,10 @@ def load_dataset(data: Path) -> list[LabelledFile]:
     """
     if data.is_dir() and (data / "real").is_dir() and (data / "fake").is_dir():
         return _from_folders(data)
+    if data.is_dir() and not any(data.glob("*.csv")) and not any(data.glob("*.txt")):
+        fakes = [LabelledFile(path, True) for path in _audio_files(data)]
+        if fakes:
+            return fakes
     target = _single_listing(data) if data.is_dir() else data
     if not target.is_file():
         raise DatasetLayoutError(f"{data} does not exist")
@@ -60,6 +66,14 @@ def _single_listing(folder: Path) -> Path:
             f"protocol .txt file (found {len(listings)})"
         )
     return listings[0]
+
+
+def _audio_files(folder: Path) -> list[Path]:
+    return [
+        path
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.suffix.lower() in AUDIO_SUFFIXES
+    ]
 
 
 def _from_folders(root: Path) -> list[LabelledFile]:
@@ -177,7 +191,8 @@ def summarize(
     """The evaluate command's figures for one model; files without a score are left out.
 
     EER and AUC are None unless both classes have a scored file; FPR and FNR are None
-    also when the model has no shipped threshold.
+    also when the model has no shipped threshold. ``caught``: the share of scored fakes at or
+    above the shipped threshold (with fakes only, the one figure there is).
     """
     if len(items) != len(scores):
         raise ValueError("one score per item expected")
@@ -192,7 +207,10 @@ def summarize(
         "fnr": None,
         "n_real": n_real,
         "n_fake": n_fake,
+        "caught": None,
     }
+    if n_fake and threshold is not None:
+        result["caught"] = float(np.mean(values[labels] >= threshold))
     if n_fake and n_real:
         result["eer"] = equal_error_rate(labels, values)[0]
         result["auc"] = roc_auc(labels, values)

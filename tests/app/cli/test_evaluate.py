@@ -68,6 +68,7 @@ def test_json_output_is_exactly_the_models_figures(
                 "fnr": 0.0,
                 "n_real": 2,
                 "n_fake": 2,
+                "caught": 1.0,
             }
         }
     }
@@ -152,7 +153,7 @@ def test_aasist_evaluation_of_a_tiny_folder_is_parseable_json(
     )
     assert main(["evaluate", "--data", str(tmp_path), "--model", "aasist", "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)["models"]["aasist"]
-    assert set(figures) == {"eer", "auc", "fpr", "fnr", "n_real", "n_fake"}
+    assert set(figures) == {"eer", "auc", "fpr", "fnr", "n_real", "n_fake", "caught"}
     assert (figures["n_real"], figures["n_fake"]) == (1, 1)
     assert figures["auc"] == 1.0 and figures["eer"] == 0.0
 

@@ -73,8 +73,18 @@ def test_summary_leaves_out_unscored_files(tmp_path: Path) -> None:
         "fnr": pytest.approx(0.25),
         "n_real": 4,
         "n_fake": 4,
+        "caught": pytest.approx(0.75),
     }
     assert summarize(items, list(SCORES), None)["fpr"] is None
+
+
+def test_a_folder_of_fakes_only_measures_the_share_caught(tmp_path: Path) -> None:
+    for name in ("a.flac", "sub/b.mp3", "notes.md"):
+        _touch(tmp_path / "new-system" / name)
+    items = load_dataset(tmp_path / "new-system")
+    assert [(p.path.name, p.is_fake) for p in items] == [("a.flac", True), ("b.mp3", True)]
+    result = summarize(items, [0.9, 0.2], 0.5)
+    assert result["caught"] == 0.5 and result["auc"] is None and result["n_real"] == 0
 
 
 def _touch(path: Path) -> Path:
