@@ -2,8 +2,8 @@
 
 Scores whole real songs from ../shared/audio/songs (decoded once, outside the timing) with
 the default mixture detector at the service's 1 s hop, in this process on one thread:
-frame statistics (fine spectrum and phase consistency, numpy/scipy), the window features,
-and the classifier. Median of ``--repeats`` runs per song.
+frame statistics of its feature set (at the set's sample rate: the resampling from 44.1 kHz
+is timed too), the window features, and the classifier. Median of ``--repeats`` runs per song.
 
 Usage:
     .venv/bin/python benchmarks/bench_mixture.py [--songs 3] [--repeats 3] [--threads 1]
@@ -27,9 +27,8 @@ SONGS = Path(__file__).resolve().parent.parent.parent / "shared" / "audio" / "so
 def main() -> int:
     import torch
 
-    from workers.compute.audio import decode_file
+    from workers.compute.audio import decode_file, resample
     from workers.mixture.classifier import window_features
-    from workers.mixture.features import SAMPLE_RATE, track_frames
     from workers.networks.registry import default_model_name, load_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -49,14 +48,15 @@ def main() -> int:
     files = sorted(p for p in SONGS.iterdir() if p.suffix in {".mp3", ".ogg"})[: args.songs]
     totals = []
     for path in files:
-        mono = decode_file(path, SAMPLE_RATE, 1)[0]
-        seconds = mono.size / SAMPLE_RATE
+        canonical = decode_file(path, 44100, 1)[0]
+        seconds = canonical.size / 44100
+        features = detector.feature_set
         runs = []
         for _ in range(args.repeats):
             t0 = time.perf_counter()
-            frames = track_frames(mono)
+            frames = features.frames(resample(canonical, 44100, features.sample_rate))
             t1 = time.perf_counter()
-            windows = window_features(frames, 1.0)
+            windows = window_features(frames, 1.0, features.sample_rate)
             t2 = time.perf_counter()
             windows.scores(detector.model)
             t3 = time.perf_counter()

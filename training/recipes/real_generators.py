@@ -46,6 +46,7 @@ from workers.mixture.classifier import (
 )
 
 TOP_FRACTION = 0.25
+AUTHENTIC_MISS_RATE = 0.05
 
 
 @dataclass(frozen=True)
@@ -222,11 +223,15 @@ def validate(model: MixtureClassifier, rows: Sequence[Rows], threshold: float) -
     reals = [r for r in rows if r.item.split == VALIDATION and not r.item.label]
     fake_scores, real_scores = scores(model, fakes), scores(model, reals)
     caught = fake_scores >= threshold
+    # At most AUTHENTIC_MISS_RATE of the validation fakes fall at or below this score.
+    authentic = float(np.quantile(fake_scores, AUTHENTIC_MISS_RATE, method="lower")) - 1e-9
     per_source: dict[str, list[bool]] = {}
     for r, hit in zip(fakes, caught, strict=True):
         per_source.setdefault(r.item.source, []).append(bool(hit))
     return {
         "detection": float(np.mean(caught)),
+        "authentic_threshold": authentic,
+        "real_at_or_below_authentic": float(np.mean(real_scores <= authentic)),
         "fakes": len(fakes),
         "auc": roc_auc(
             np.r_[np.zeros(len(reals)), np.ones(len(fakes))], np.r_[real_scores, fake_scores]
