@@ -63,6 +63,30 @@ _TINY = 1e-20
 
 
 @dataclass(frozen=True)
+class ArtefactGrid:
+    """Where the residual-peak and phase-consistency statistics look: the sample rate, the
+    fine and phase STFTs and the bands. The 44.1 kHz grid below is this module's; the
+    16 kHz texture features (``workers.mixture.texture``) use the same statistics on theirs."""
+
+    rate: int
+    fine_nfft: int
+    envelope_bins: int
+    peak_bands: tuple[tuple[int, int], ...]
+    period_band: tuple[int, int]
+    lag_edges: np.ndarray
+    phase_nfft: int
+    phase_hop: int
+    phase_bands: tuple[tuple[int, int], ...]
+    tolerances: tuple[float, ...] = PHASE_TOLERANCES
+
+
+GRID = ArtefactGrid(
+    SAMPLE_RATE, FINE_NFFT, ENVELOPE_BINS, PEAK_BANDS, PERIOD_BAND, PERIOD_LAG_EDGES,
+    PHASE_NFFT, PHASE_HOP, PHASE_BANDS,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
 class TrackFrames:
     """What features are averaged from: per-frame fine power and per-frame phase counts.
 
@@ -145,19 +169,19 @@ def fine_power(signal: np.ndarray) -> np.ndarray:
     return power
 
 
-def residual_spectrum(power: np.ndarray) -> np.ndarray:
+def residual_spectrum(power: np.ndarray, envelope_bins: int = ENVELOPE_BINS) -> np.ndarray:
     """Log power (dB) minus its running-median envelope: narrow peaks stand out."""
     level = 10.0 * np.log10(power + max(float(power.mean()), _TINY) * 1e-9)
-    residual: np.ndarray = level - median_filter(level, size=ENVELOPE_BINS, mode="nearest")
+    residual: np.ndarray = level - median_filter(level, size=envelope_bins, mode="nearest")
     return residual
 
 
-def spectral_features(power: np.ndarray) -> np.ndarray:
+def spectral_features(power: np.ndarray, grid: ArtefactGrid = GRID) -> np.ndarray:
     """Peak statistics per band and periodicity of the residual of an averaged spectrum."""
-    residual = residual_spectrum(power)
-    freqs = np.arange(residual.size) * SAMPLE_RATE / FINE_NFFT
+    residual = residual_spectrum(power, grid.envelope_bins)
+    freqs = np.arange(residual.size) * grid.rate / grid.fine_nfft
     out: list[float] = []
-    for low, high in PEAK_BANDS:
+    for low, high in grid.peak_bands:
         band = residual[(freqs >= low) & (freqs < high)]
         spread = 1.4826 * float(np.median(np.abs(band - np.median(band)))) + 1e-3
         out += [
@@ -167,13 +191,13 @@ def spectral_features(power: np.ndarray) -> np.ndarray:
             float(np.mean(band > 4 * spread)),
             float(np.mean(band**3)) / spread**3,
         ]
-    low, high = PERIOD_BAND
+    low, high = grid.period_band
     band = np.clip(residual[(freqs >= low) & (freqs < high)], -6.0, 12.0)
     band = band - band.mean()
     spectrum = np.fft.rfft(band, n=2 * band.size)
     corr = np.fft.irfft(np.abs(spectrum) ** 2)[: band.size]
     corr = corr / (corr[0] + _TINY)
-    for a, b in zip(PERIOD_LAG_EDGES[:-1], PERIOD_LAG_EDGES[1:], strict=True):
+    for a, b in zip(grid.lag_edges[:-1], grid.lag_edges[1:], strict=True):
         out.append(float(corr[a : max(b, a + 1)].max()))
     return np.asarray(out, dtype=np.float64)
 
@@ -204,22 +228,22 @@ def spectrogram_patch(mono: np.ndarray) -> np.ndarray:
     return level
 
 
-def phase_counts(signal: np.ndarray) -> np.ndarray:
+def phase_counts(signal: np.ndarray, grid: ArtefactGrid = GRID) -> np.ndarray:
     """Per phase frame and band: weight of lobe-consistent peaks per tolerance, and of all."""
     _, _, spec = stft(
         signal.astype(np.float32),
-        nperseg=PHASE_NFFT,
-        noverlap=PHASE_NFFT - PHASE_HOP,
+        nperseg=grid.phase_nfft,
+        noverlap=grid.phase_nfft - grid.phase_hop,
         boundary=None,
         padded=False,
     )
-    top = int(PHASE_BANDS[-1][1] * PHASE_NFFT / SAMPLE_RATE) + 2
+    top = int(grid.phase_bands[-1][1] * grid.phase_nfft / grid.rate) + 2
     spec = spec[:top].T.astype(np.complex64)  # (frames, bins below the last band's edge)
     bins = np.arange(top, dtype=np.float32)
-    advance = (2 * np.pi * PHASE_HOP / PHASE_NFFT) * bins
+    advance = (2 * np.pi * grid.phase_hop / grid.phase_nfft) * bins
     dphi = np.angle(spec[1:] * np.conj(spec[:-1])) - advance
     wrapped = np.mod(dphi + np.pi, 2 * np.pi) - np.pi
-    estimate = bins + wrapped * (PHASE_NFFT / (2 * np.pi * PHASE_HOP))  # IF of each bin, in bins
+    estimate = bins + wrapped * (grid.phase_nfft / (2 * np.pi * grid.phase_hop))  # IF, in bins
     mag = np.abs(spec[1:])
     floor = mag.max(axis=1, keepdims=True) * 10 ** (-PEAK_FLOOR_DB / 20)
     inner = mag[:, 1:-1]
@@ -229,22 +253,22 @@ def phase_counts(signal: np.ndarray) -> np.ndarray:
     neighbour = np.where(right, estimate[:, 2:], estimate[:, :-2])
     error = np.abs(estimate[:, 1:-1] - neighbour)
     weight = np.where(peak, np.log1p(inner / (floor + _TINY)), 0.0).astype(np.float32)
-    freqs = bins[1:-1] * SAMPLE_RATE / PHASE_NFFT
+    freqs = bins[1:-1] * grid.rate / grid.phase_nfft
     rows = []
-    for low, high in PHASE_BANDS:
+    for low, high in grid.phase_bands:
         sel = (freqs >= low) & (freqs < high)
         w, e = weight[:, sel], error[:, sel]
-        rows += [(w * (e < tol)).sum(axis=1) for tol in PHASE_TOLERANCES]
+        rows += [(w * (e < tol)).sum(axis=1) for tol in grid.tolerances]
         rows.append(w.sum(axis=1))
     counts = np.stack(rows, axis=1).astype(np.float32)
     return np.concatenate([counts[:1], counts], axis=0)  # frame 0 has no predecessor
 
 
-def phase_features(summed: np.ndarray) -> np.ndarray:
+def phase_features(summed: np.ndarray, grid: ArtefactGrid = GRID) -> np.ndarray:
     """Fraction of peak weight consistent at each tolerance, per band (summed counts in)."""
-    per_band = len(PHASE_TOLERANCES) + 1
+    per_band = len(grid.tolerances) + 1
     out = []
-    for band in range(len(PHASE_BANDS)):
+    for band in range(len(grid.phase_bands)):
         chunk = summed[band * per_band : (band + 1) * per_band]
         total = float(chunk[-1])
         out += [float(c) / total if total > 0 else 0.0 for c in chunk[:-1]]

@@ -23,8 +23,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import median_filter
 from scipy.signal import stft
+
+from workers.mixture.features import (
+    ArtefactGrid,
+    phase_counts,
+    phase_features,
+    residual_spectrum,
+    spectral_features,
+)
 
 FEATURES_NAME = "texture-16k"
 """The name a checkpoint records for these features (``workers.mixture.classifier``)."""
@@ -49,8 +56,11 @@ TEXTURE_STATS = 5
 # The position-bound fingerprint: the residual itself over this band, max-pooled.
 FINGERPRINT_BAND = (1000, 7800)
 FINGERPRINT_POOL = 4
-PEAK_FLOOR_DB = 60.0
-_TINY = 1e-20
+GRID = ArtefactGrid(
+    SAMPLE_RATE, FINE_NFFT, ENVELOPE_BINS, PEAK_BANDS, PERIOD_BAND, PERIOD_LAG_EDGES,
+    PHASE_NFFT, PHASE_HOP, PHASE_BANDS, PHASE_TOLERANCES,
+)  # fmt: skip
+"""The residual-peak and phase statistics of ``workers.mixture.features``, on this grid."""
 
 
 @dataclass(frozen=True)
@@ -81,8 +91,8 @@ class TextureFrames:
         texture = _rows(self.texture, start_s, end_s, TEXTURE_HOP).mean(axis=0)
         return np.concatenate(
             [
-                peak_features(fine),
-                phase_features(phase),
+                spectral_features(fine, GRID),
+                phase_features(phase, GRID),
                 texture_features(texture),
                 fingerprint(fine),
             ]
@@ -114,92 +124,21 @@ def texture_frames(mono: np.ndarray) -> TextureFrames:
     energy = (blocks.astype(np.float64) ** 2).mean(axis=1)[: len(short)]
     return TextureFrames(
         fine,
-        phase_counts(_stft(signal, PHASE_NFFT, PHASE_HOP)),
+        phase_counts(signal, GRID),
         texture_counts(np.abs(short)),
         energy,
         int(np.asarray(mono).size),
     )
 
 
-def residual_spectrum(power: np.ndarray) -> np.ndarray:
-    """Log power (dB) of an averaged fine spectrum minus its running-median envelope."""
-    level = 10.0 * np.log10(power + max(float(power.mean()), _TINY) * 1e-9)
-    residual: np.ndarray = level - median_filter(level, size=ENVELOPE_BINS, mode="nearest")
-    return residual
-
-
 def fingerprint(power: np.ndarray) -> np.ndarray:
     """The residual over FINGERPRINT_BAND, max-pooled over FINGERPRINT_POOL bins: where a
     decoder puts its peaks (Afchar et al.'s fingerprint, position-bound)."""
     low, high = (int(f * FINE_NFFT / SAMPLE_RATE) for f in FINGERPRINT_BAND)
-    band = residual_spectrum(power)[low:high]
+    band = residual_spectrum(power, ENVELOPE_BINS)[low:high]
     band = band[: band.size - band.size % FINGERPRINT_POOL]
     pooled: np.ndarray = np.clip(band.reshape(-1, FINGERPRINT_POOL).max(axis=1), -10.0, 20.0)
     return pooled
-
-
-def peak_features(power: np.ndarray) -> np.ndarray:
-    """Per-band peak statistics and periodicity of the residual of an averaged fine spectrum."""
-    residual = residual_spectrum(power)
-    freqs = np.arange(residual.size) * SAMPLE_RATE / FINE_NFFT
-    out: list[float] = []
-    for low, high in PEAK_BANDS:
-        band = residual[(freqs >= low) & (freqs < high)]
-        spread = 1.4826 * float(np.median(np.abs(band - np.median(band)))) + 1e-3
-        out += [
-            float(np.log(spread)),
-            float(band.max()) / spread,
-            float(np.percentile(band, 99.5)) / spread,
-            float(np.mean(band > 4 * spread)),
-            float(np.mean(band**3)) / spread**3,
-        ]
-    low, high = PERIOD_BAND
-    band = np.clip(residual[(freqs >= low) & (freqs < high)], -6.0, 12.0)
-    band = band - band.mean()
-    corr = np.fft.irfft(np.abs(np.fft.rfft(band, n=2 * band.size)) ** 2)[: band.size]
-    corr = corr / (corr[0] + _TINY)
-    for a, b in zip(PERIOD_LAG_EDGES[:-1], PERIOD_LAG_EDGES[1:], strict=True):
-        out.append(float(corr[a : max(b, a + 1)].max()))
-    return np.asarray(out, dtype=np.float64)
-
-
-def phase_counts(spec: np.ndarray) -> np.ndarray:
-    """Per frame and band: weight of lobe-consistent peaks per tolerance, then of all peaks."""
-    top = int(PHASE_BANDS[-1][1] * PHASE_NFFT / SAMPLE_RATE) + 2
-    spec = spec[:, :top]
-    bins = np.arange(top, dtype=np.float32)
-    advance = (2 * np.pi * PHASE_HOP / PHASE_NFFT) * bins
-    dphi = np.angle(spec[1:] * np.conj(spec[:-1])) - advance
-    wrapped = np.mod(dphi + np.pi, 2 * np.pi) - np.pi
-    estimate = bins + wrapped * (PHASE_NFFT / (2 * np.pi * PHASE_HOP))
-    mag = np.abs(spec[1:])
-    floor = mag.max(axis=1, keepdims=True) * 10 ** (-PEAK_FLOOR_DB / 20)
-    inner = mag[:, 1:-1]
-    peak = (inner > mag[:, :-2]) & (inner >= mag[:, 2:]) & (inner > floor)
-    right = mag[:, 2:] >= mag[:, :-2]
-    neighbour = np.where(right, estimate[:, 2:], estimate[:, :-2])
-    error = np.abs(estimate[:, 1:-1] - neighbour)
-    weight = np.where(peak, np.log1p(inner / (floor + _TINY)), 0.0).astype(np.float32)
-    freqs = bins[1:-1] * SAMPLE_RATE / PHASE_NFFT
-    rows = []
-    for low, high in PHASE_BANDS:
-        sel = (freqs >= low) & (freqs < high)
-        w, e = weight[:, sel], error[:, sel]
-        rows += [(w * (e < tol)).sum(axis=1) for tol in PHASE_TOLERANCES]
-        rows.append(w.sum(axis=1))
-    counts = np.stack(rows, axis=1).astype(np.float32)
-    return np.concatenate([counts[:1], counts], axis=0)
-
-
-def phase_features(summed: np.ndarray) -> np.ndarray:
-    """Fraction of peak weight consistent at each tolerance, per band (summed counts in)."""
-    per_band = len(PHASE_TOLERANCES) + 1
-    out = []
-    for band in range(len(PHASE_BANDS)):
-        chunk = summed[band * per_band : (band + 1) * per_band]
-        total = float(chunk[-1])
-        out += [float(c) / total if total > 0 else 0.0 for c in chunk[:-1]]
-    return np.asarray(out, dtype=np.float64)
 
 
 def texture_counts(mag: np.ndarray) -> np.ndarray:
