@@ -1,9 +1,9 @@
 """The stage hand-off, as job state: which stages are due but not yet published, which went
-silent, and which a broker lost; the rules of the dispatcher (workers/publisher.py). The
+silent, and which a broker lost; the rules of the stage publisher (workers/publisher.py). The
 rows are written by the job-state module (app/jobstate.py), the one writer of job rows.
 
 A stage's output and the record "next stage due" are committed together; publishing the
-next stage's message comes after and may fail (the broker is down). The dispatcher sends
+next stage's message comes after and may fail (the broker is down). The publisher sends
 again what is due and unsent, and makes a stage whose worker went silent due again, so a
 job finishes though a message was lost, and exactly once, as stages drop duplicates.
 """
@@ -26,7 +26,7 @@ def due_stages(
     """Running jobs whose due stage was never published (``grace`` seconds after it fell
     due: the worker that finished the stage before publishes it itself), or was published
     ``resend_after`` seconds ago and has not started. The rows stay locked (another
-    dispatcher skips them) until the caller commits."""
+    publisher skips them) until the caller commits."""
     now = utcnow()
     cutoff = now - timedelta(seconds=resend_after)
     query = (

@@ -11,7 +11,7 @@ from app.config import Settings
 from app.tables import ANALYSIS
 
 # Every Celery task name, in one table: the API sends by these names, the workers register
-# their tasks under them, and the dispatcher routes stages by them.
+# their tasks under them, and the stage publisher routes stages by them.
 START_TASK = "soundscape.pipeline.start"
 WEBHOOK_TASK = "soundscape.webhook.deliver"
 BATCH_ADVANCE_TASK = "soundscape.batch.advance"

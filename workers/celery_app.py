@@ -34,7 +34,7 @@ from app.queue import (
 from app.services import batches
 from app.tables import ANALYSIS, Job
 from workers import webhooks
-from workers.publisher import Dispatcher, dispatch_once, next_stage, publish, task_name
+from workers.publisher import DuePublisher, next_stage, publish, publish_due_once, task_name
 from workers.runner import check_chain, execute_stage, fail_stage, is_transient
 from workers.runtime import sweep_workdirs, worker_runtime
 from workers.stages import PIPELINES, Stage
@@ -121,7 +121,7 @@ def _stage_task(stage: Stage, stages: tuple[Stage, ...]) -> Callable[..., None]:
             delays = retry_delays(runtime.settings.transient_retry_seconds)
             if self.request.retries >= len(delays):
                 # Failing needs the database too; if it is still down, the job goes silent
-                # and the dispatcher runs the stage again once it is back.
+                # and the publisher runs the stage again once it is back.
                 fail_stage(runtime, uuid.UUID(job_id), stage.name, exc)
                 raise Ignore() from exc
             raise self.retry(exc=exc, countdown=delays[self.request.retries]) from exc
@@ -210,16 +210,16 @@ def _on_worker_init(**_: Any) -> None:
 @signals.worker_process_init.connect  # type: ignore[untyped-decorator]
 def _on_pool_child_start(**_: Any) -> None:
     # A forked pool child must not share the parent's database connections (the
-    # dispatcher thread uses them): drop the inherited pool without closing its sockets.
+    # publisher thread uses them): drop the inherited pool without closing its sockets.
     get_engine(worker_runtime().settings.database_url).dispose(close=False)
 
 
-_dispatcher: Dispatcher | None = None
+_publisher: DuePublisher | None = None
 
 
 @signals.worker_ready.connect  # type: ignore[untyped-decorator]
 def _on_worker_ready(**_: Any) -> None:
-    global _dispatcher
+    global _publisher
     runtime = worker_runtime()
     settings = runtime.settings
     if settings.embedded:
@@ -230,16 +230,16 @@ def _on_worker_ready(**_: Any) -> None:
             handoff.recover_silent(session, silent_after=0)
             handoff.forget_published(session)
     alive = settings.worker_alive_file if settings.embedded else None
-    _dispatcher = Dispatcher(
-        lambda: dispatch_once(app, runtime), settings.dispatch_interval_seconds, alive
+    _publisher = DuePublisher(
+        lambda: publish_due_once(app, runtime), settings.dispatch_interval_seconds, alive
     )
-    _dispatcher.start()
+    _publisher.start()
 
 
 @signals.worker_shutdown.connect  # type: ignore[untyped-decorator]
 def _on_worker_shutdown(**_: Any) -> None:
-    if _dispatcher is not None:
-        _dispatcher.stop()
+    if _publisher is not None:
+        _publisher.stop()
 
 
 app = create_celery(load_settings())

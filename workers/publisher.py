@@ -1,7 +1,7 @@
 """The stage hand-off on the worker side: publish a due stage's message, keep a heartbeat
-while a stage runs, and the dispatcher thread that every worker process runs beside Celery.
+while a stage runs, and the publisher thread that every worker process runs beside Celery.
 
-The dispatcher works from PostgreSQL alone, every ``dispatch_interval_seconds``: it makes
+The publisher works from PostgreSQL alone, every ``dispatch_interval_seconds``: it makes
 stages whose worker went silent due again, and publishes every stage due but unsent (the
 broker was down when its predecessor finished). It does not go through the broker to be
 scheduled, so it resumes the moment the broker is back.
@@ -34,7 +34,7 @@ from workers.stages import PIPELINES, STAGES, Stage
 
 log = logging.getLogger(__name__)
 
-# Publishing failures that mean "the broker is not there": left for the dispatcher.
+# Publishing failures that mean "the broker is not there": left for the publisher.
 BROKER_ERRORS: tuple[type[BaseException], ...] = (KombuOperationalError, RedisError, OSError)
 
 
@@ -75,7 +75,7 @@ def stage_route(session: Session, job_id: uuid.UUID, stage_name: str) -> Route:
 
 def send_stage(app: Celery, job_id: uuid.UUID, stage_name: str, route: Route) -> bool:
     """Send the message of a due stage once along ``route``, without waiting for an absent
-    broker; False when the broker is unreachable (the dispatcher sends it later)."""
+    broker; False when the broker is unreachable (the publisher sends it later)."""
     try:
         app.send_task(
             route.task,
@@ -86,7 +86,7 @@ def send_stage(app: Celery, job_id: uuid.UUID, stage_name: str, route: Route) ->
         )
     except BROKER_ERRORS as exc:
         log.warning(
-            "job %s: %s is due but the broker is unreachable (%s); the dispatcher will send it",
+            "job %s: %s is due but the broker is unreachable (%s); the publisher will send it",
             job_id,
             stage_name,
             type(exc).__name__,
@@ -107,7 +107,7 @@ def publish(app: Celery, runtime: Runtime, job_id: uuid.UUID, stage_name: str) -
     return True
 
 
-def dispatch_once(app: Celery, runtime: Runtime) -> int:
+def publish_due_once(app: Celery, runtime: Runtime) -> int:
     """One round: make silent stages due, publish what is due; returns messages sent."""
     settings = runtime.settings
     with runtime.session() as session:
@@ -123,12 +123,12 @@ def dispatch_once(app: Celery, runtime: Runtime) -> int:
             sent += 1
         session.commit()
     if sent:
-        log.info("dispatcher sent %d due stage messages", sent)
+        log.info("publisher sent %d due stage messages", sent)
     return sent
 
 
-class Dispatcher:
-    """A daemon thread running ``dispatch_once`` every interval until stopped. On the
+class DuePublisher:
+    """A daemon thread running ``publish_due_once`` every interval until stopped. On the
     embedded default it also keeps ``alive_file`` fresh, for ``/readyz``."""
 
     def __init__(
@@ -136,7 +136,7 @@ class Dispatcher:
     ) -> None:
         self.tick, self.interval, self.alive_file = tick, interval, alive_file
         self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="soundscape-dispatcher", daemon=True)
+        self.thread = threading.Thread(target=self._run, name="soundscape-publisher", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
@@ -162,7 +162,7 @@ class Dispatcher:
 @contextmanager
 def heartbeat(runtime: Runtime, job_id: uuid.UUID, stage: str) -> Iterator[None]:
     """Write the job's heartbeat every ``heartbeat_interval_seconds`` while the block runs,
-    so that the dispatcher can tell a live stage from one whose worker died."""
+    so that the publisher can tell a live stage from one whose worker died."""
     stopped = threading.Event()
 
     def run() -> None:

@@ -11,7 +11,7 @@ from app.db import session_scope
 from app.jobsource import JobSource
 from app.queue import stage_priority, start_priority
 from app.tables import ANALYSIS, REFERENCE, Batch, Job, Tenant, utcnow
-from workers.publisher import Route, dispatch_once, next_stage, stage_route
+from workers.publisher import Route, next_stage, publish_due_once, stage_route
 from workers.runtime import runtime_from
 from workers.stages import PIPELINES, REFERENCE_STAGES, STAGES
 
@@ -86,12 +86,12 @@ def test_a_batch_items_stage_keeps_its_batch_queue(migrated_settings):
     assert route.priority > start_priority()
 
 
-def test_the_dispatcher_sends_each_due_stage_along_its_pipelines_route(migrated_settings):
+def test_the_publisher_sends_each_due_stage_along_its_pipelines_route(migrated_settings):
     url = migrated_settings.database_url
     analysis = _job(url, ANALYSIS, "detect")
     reference = _job(url, REFERENCE, "enroll")
     celery = RecordingCelery()
-    assert dispatch_once(celery, runtime_from(migrated_settings)) == 2
+    assert publish_due_once(celery, runtime_from(migrated_settings)) == 2
     sent = {message["args"][0]: (message["task"], message["queue"]) for message in celery.sent}
     assert sent == {
         str(analysis): ("soundscape.stage.detect", "gpu"),
