@@ -2,7 +2,8 @@
 
 Each corpus item yields one or more excerpts; each excerpt is drawn, mixed (real singing over a
 real instrumental of its split), conditioned (``training.augment``) and cut into 10 s windows
-every HOP_SECONDS, each a ``workers.mixture.texture`` feature vector with its level. Rows are
+every HOP_SECONDS as the service windows a track (the last window ends the excerpt), each a
+``workers.mixture.texture`` feature vector and whether it is loud enough to score. Rows are
 kept in a cache folder under a key of the items, the settings and the code that makes them.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
@@ -20,16 +22,27 @@ from typing import Any
 import numpy as np
 
 import training.augment
+import training.conditions
+import workers.compute.audio
+import workers.mixture.features
 from training.augment import condition_excerpt, draw_span, item_rng, mix_over, read_mono
 from training.conditions import available_conditions
 from training.corpus.demo_pages import AI, load_demo_manifest
-from training.corpus.records import load_manifest
+from training.corpus.records import CorpusError, load_manifest
 from workers.compute.audio import resample
 from workers.mixture import texture
-from workers.mixture.classifier import WINDOW_SECONDS
+from workers.mixture.classifier import window_features
 
 TRAIN, VALIDATION, CALIBRATION = "train", "validation", "calibration"
-HOP_SECONDS = 5.0
+HOP_SECONDS = 1.0  # the service's timeline hop
+# The code that makes rows: the cache key covers each of these files.
+_ROW_CODE = (
+    training.augment,
+    training.conditions,
+    workers.compute.audio,
+    workers.mixture.features,
+    texture,
+)
 Progress = Callable[[str, int, int], None]
 
 
@@ -61,16 +74,19 @@ class Item:
     bed_duration: float = 0.0
     condition: str | None = None
     """The codec condition to apply (calibration: every one in turn); None draws one."""
+    sha256: str = ""
+    """Of the item's published file (the cache key covers the audio through it)."""
 
 
 @dataclass(frozen=True)
 class Rows:
-    """The windows of one conditioned excerpt: features (w, FEATURE_SIZE), levels (w,) dB."""
+    """The windows of one conditioned excerpt: features (w, FEATURE_SIZE) and whether each is
+    loud enough to score (w,) bool."""
 
     item: Item
     drawn: dict[str, Any]
     features: np.ndarray
-    levels: np.ndarray
+    audible: np.ndarray
 
 
 def corpus_items(
@@ -85,7 +101,15 @@ def corpus_items(
         source = f"real:{track.source.split(':')[0]}"
         items += [
             Item(
-                track.track_id, path, 0, source, track.kind, track.split, k, track.duration_seconds
+                track.track_id,
+                path,
+                0,
+                source,
+                track.kind,
+                track.split,
+                k,
+                track.duration_seconds,
+                sha256=track.sha256,
             )
             for k in range(n)
         ]
@@ -97,7 +121,7 @@ def corpus_items(
         path = str(ai_dir / "audio" / f"{record.item_id}.flac")
         items += [
             Item(record.item_id, path, int(fake), source, record.generator, split, k,
-                 record.duration_seconds)
+                 record.duration_seconds, sha256=record.sha256)
             for k in range(n)
         ]  # fmt: skip
     if singing_dir is not None:
@@ -115,18 +139,20 @@ def _sung_reals(singing_dir: Path, real_dir: Path, music: Sequence[Any]) -> list
         split: [t for t in music if not t.has_vocals and t.split == split]
         for split in (TRAIN, CALIBRATION)
     }
+    if not all(beds.values()):
+        raise CorpusError("the real-music corpus has no instrumental in train or calibration")
     items = []
     for index, record in enumerate(r for r in load_demo_manifest(singing_dir) if r.kind != AI):
         split = _real_split(record.split)
         bed = beds[split][index % len(beds[split])]
         path = str(singing_dir / "audio" / f"{record.item_id}.flac")
         base = Item(record.item_id, path, 0, "real:singing", "singing", split, 0,
-                    record.duration_seconds)  # fmt: skip
+                    record.duration_seconds, sha256=record.sha256)  # fmt: skip
         items.append(base)
         items.append(
             Item(record.item_id, path, 0, "real:singing", "singing-mix", split, 1,
                  record.duration_seconds, str(real_dir / "audio" / f"{bed.track_id}.flac"),
-                 bed.duration_seconds)
+                 bed.duration_seconds, sha256=f"{record.sha256}+{bed.sha256}")
         )  # fmt: skip
     return items
 
@@ -149,21 +175,16 @@ def excerpt_rows(job: tuple[Item, ExcerptConfig]) -> Rows:
         bed, bed_rate = read_mono(Path(item.bed), bed_start, seconds)
         mono = mix_over(mono, resample(bed, bed_rate, rate), float(rng.uniform(-6.0, 6.0)))
     audio, drawn = condition_excerpt(mono, rate, rng, texture.SAMPLE_RATE, item.condition)
-    features, levels = window_rows(audio)
+    features, audible = window_rows(audio)
     facts = asdict(drawn) | {"start_seconds": start, "seconds": seconds}
-    return Rows(item, facts, features, levels)
+    return Rows(item, facts, features, audible)
 
 
 def window_rows(audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Features (w, FEATURE_SIZE) and levels (w,) of 10 s windows every HOP_SECONDS."""
-    frames = texture.texture_frames(audio)
-    duration = audio.size / texture.SAMPLE_RATE
-    starts = [0.0]
-    if duration > WINDOW_SECONDS:
-        starts = list(np.arange(0.0, duration - WINDOW_SECONDS + 1e-9, HOP_SECONDS))
-    spans = [(s, min(s + WINDOW_SECONDS, duration)) for s in starts]
-    features = np.stack([frames.window(s, e) for s, e in spans])
-    return features, np.array([frames.level_db(s, e) for s, e in spans])
+    """Features (w, FEATURE_SIZE) and audibility (w,) of the service's windows of ``audio``
+    (mono at texture.SAMPLE_RATE): 10 s every HOP_SECONDS, the last one ending the excerpt."""
+    windows = window_features(texture.texture_frames(audio), HOP_SECONDS, texture.SAMPLE_RATE)
+    return windows.features, windows.audible
 
 
 def build_rows(
@@ -176,8 +197,8 @@ def build_rows(
 ) -> list[Rows]:
     """Rows of every item, in parallel, kept in the cache folder when one is set."""
     key = hashlib.sha256(json.dumps([[asdict(i) for i in items], asdict(config)]).encode())
-    for module in (texture.__file__, __file__, training.augment.__file__):
-        key.update(Path(str(module)).read_bytes())
+    for module in (*_ROW_CODE, sys.modules[__name__]):
+        key.update(Path(str(module.__file__)).read_bytes())
     path = cache_dir / f"rows-{key.hexdigest()[:24]}.pickle" if cache_dir else None
     if path is not None and path.exists():
         with path.open("rb") as handle:

@@ -1,4 +1,6 @@
-"""``soundscape train mixture``: the full-mix detector's whole recipe, seeded, on a corpus.
+"""``soundscape train mixture``: the full-mix detector's whole recipe, seeded, on a corpus;
+``soundscape train real-generators``: the same detector learned from real generators' output
+(``training.recipes.real_generators``, leave-one-source-out).
 
 The corpus is what ``soundscape data real-music`` builds. Training fits the generator zoo
 on train excerpts, builds real and synthetic rows under codec conditions, chooses features
@@ -128,9 +130,11 @@ def _real_generators(args: argparse.Namespace) -> int:
         held = " ".join(f"{h['source']}={h['detection']:.2f}" for h in result["held_out"])
         print(f"{name}: leave-one-source-out detection {result['mean_detection']:.3f} ({held})")
     cal, val = report["calibration"], report["validation"]
+    val_fp = cal["validation_music"]
     print(
-        f"chose {report['chosen']}; threshold {cal['threshold']:.6g}, calibration FPR "
-        f"{cal['fpr']:.4f} ({cal['false_positives']} of {cal['items']}); validation detection "
+        f"chose {report['chosen']}; threshold {cal['threshold']:.6g} (set on {cal['n']} "
+        f"calibration excerpts); validation music over it: {val_fp['tracks_over']} of "
+        f"{val_fp['tracks']} tracks; validation detection "
         f"{val['detection']:.3f} of {val['fakes']} fakes; wrote {args.out}"
     )
     return 0

@@ -132,3 +132,42 @@ def test_the_data_command_builds_from_a_source_list(
     assert "12 items in" in capsys.readouterr().out
     assert main(["data", "singing", "--out", str(out), str(tmp_path / "absent")]) == 1
     assert "error: not a folder:" in capsys.readouterr().err
+
+
+# Paths as the demo repositories hold them, and what the reviewed lists must decide for each
+# (kind, generator, group); None where the list leaves the file out.
+REVIEWED = [
+    ("ai-music.yaml", "ace-step/ace-step.github.io",
+     "opus/samples/Controlability-edit/edit_cry.opus", ("ai", "ace-step", "Controlability-edit")),
+    ("ai-music.yaml", "ASLP-lab/DiffRhythm.github.io",
+     "raw/samples/syn/numb_country_last_3.mp3", ("ai", "diffrhythm", "numb")),
+    ("ai-music.yaml", "ASLP-lab/DiffRhythm.github.io", "raw/samples/prompt/pop_en.wav", None),
+    ("ai-music.yaml", "AMAAI-Lab/mustango", "samples/musicgen-expert/output_9.wav",
+     ("ai", "musicgen", "9")),
+    ("ai-music.yaml", "riffusion/riffusion-app-hobby", "public/about/hand_drawn.mp3", None),
+    ("ai-music.yaml", "riffusion/riffusion-app-hobby", "public/about/funky_sax_to_piano.mp3",
+     ("ai", "riffusion", "funky_sax")),
+    ("ai-music.yaml", "eloimoliner/MR-CQTdiff", "samples/FMA/reference/000182.wav",
+     ("real", "reference", "samples/FMA/reference/000182")),
+    ("singing.yaml", "TCSinger/TCSinger.github.io", "wavs/abl/dm/001.wav",
+     ("ai", "tcsinger", "abl-001")),
+    ("singing.yaml", "TCSinger/TCSinger.github.io", "wavs/abl/gt/001.wav",
+     ("real", "ground-truth", "abl-001")),
+    ("singing.yaml", "TCSinger/TCSinger.github.io", "wavs/sts/prompt/001.wav", None),
+    ("singing.yaml", "nobody996/FastSVC", "wavs/A2M-ID/FastSVC/ADIZ-18/JTAN.wav",
+     ("ai", "fastsvc", "ADIZ")),
+    ("singing.yaml", "nobody996/FastSVC", "wavs/A2M-ID/ADIZ_18.wav", ("real", "nus-48e", "ADIZ")),
+    ("singing.yaml", "nobody996/FastSVC", "wavs/cross-lingual/UCD-SVC/94/JLEE.wav",
+     ("ai", "ucd-svc", "JLEE")),
+    ("singing.yaml", "nobody996/FastSVC", "wavs/cross-lingual/JL94.wav", None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "repo", "path", "expected"), REVIEWED)
+def test_the_reviewed_lists_decide_real_paths(
+    name: str, repo: str, path: str, expected: tuple[str, str, str] | None
+) -> None:
+    source = next(s for s in load_sources(SOURCES_DIR / name) if s.repo == repo)
+    decided = source.classify(path)
+    found = None if decided is None else (decided[0].kind, decided[0].generator, decided[1])
+    assert found == expected

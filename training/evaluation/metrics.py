@@ -46,6 +46,8 @@ def load_dataset(data: Path) -> list[LabelledFile]:
     """
     if data.is_dir() and (data / "real").is_dir() and (data / "fake").is_dir():
         return _from_folders(data)
+    if data.is_dir() and ((data / "real").is_dir() or (data / "fake").is_dir()):
+        raise DatasetLayoutError(f"{data}: a labelled folder needs both real/ and fake/")
     if data.is_dir() and not any(data.glob("*.csv")) and not any(data.glob("*.txt")):
         fakes = [LabelledFile(path, True) for path in _audio_files(data)]
         if fakes:
@@ -230,4 +232,6 @@ def choose_threshold(scores: np.ndarray, target_fpr: float) -> float:
     allowed = math.floor(target_fpr * ranked.size)
     below = log_odds(float(ranked[allowed]))
     above = below + 1.0 if allowed == 0 else log_odds(float(ranked[allowed - 1]))
-    return float(f"{1.0 / (1.0 + math.exp(-(below + above) / 2)):.12g}")
+    threshold = float(f"{1.0 / (1.0 + math.exp(-(below + above) / 2)):.12g}")
+    # Rounding, or scores saturated at 1.0, must never let the last excluded score reach it.
+    return max(threshold, float(np.nextafter(float(ranked[allowed]), np.inf)))

@@ -163,6 +163,7 @@ def detect(
     activity: VocalActivityLike | None = None,
     hop_seconds: float = 1.0,
     batch_size: int = 16,
+    vocals_calibrated: bool = False,
 ) -> Detection:
     """Score a track's vocals and its full mix over their whole length, and decide.
 
@@ -171,8 +172,9 @@ def detect(
     vocal detector too, with a warning. Only the mixture detector, calibrated on real music
     (``music_thresholds``), decides the verdict; the vocal detector, trained on speech,
     reports its score and its reason but never makes a track synthetic or authentic, and a
-    track whose vocal-active windows it scored is never likely_authentic (no vocal detector is
-    calibrated on singing yet: ``workers.compute.verdict``).
+    track whose vocal-active windows it scored is never likely_authentic unless
+    ``vocals_calibrated`` (its threshold was calibrated on real singing; none is yet:
+    ``workers.compute.verdict``).
     """
     warnings: list[str] = []
     if vocals is None:
@@ -197,8 +199,11 @@ def detect(
     # Vocals count as present when the vocal-active windows were scored, or when there is no
     # stem to tell (then nothing says the track is instrumental).
     vocals_present = vocals is None or vocal.track_score is not None
-    verdict = decide_verdict(mix_score, music_thresholds, vocals_present=vocals_present)
-    withheld = explain_withheld(vocals_present, vocals_judged=False)
+    judged = vocals_calibrated and vocal.track_score is not None
+    verdict = decide_verdict(
+        mix_score, music_thresholds, vocals_present=vocals_present, vocals_judged=judged
+    )
+    withheld = explain_withheld(vocals_present, vocals_judged=judged)
     if withheld is not None and verdict != decide_verdict(mix_score, music_thresholds):
         reasons.append(withheld)
     if vocal.track_score is not None:

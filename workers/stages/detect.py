@@ -62,6 +62,11 @@ class DetectOutput:
         return self.to_json()
 
 
+def _calibrated_on_singing(info: ModelInfo) -> bool:
+    """Whether a vocal detector's threshold was calibrated on real singing (none is yet)."""
+    return info.calibrated_on_music and info.domain == "singing"
+
+
 def run(runtime: Runtime, job: JobRef, inputs: DetectInput) -> DetectOutput:
     from workers.compute.detection import detect, report_fragment
     from workers.networks.registry import specs_with_default
@@ -88,6 +93,7 @@ def run(runtime: Runtime, job: JobRef, inputs: DetectInput) -> DetectOutput:
         music_thresholds=thresholds,
         activity=inputs.separate.activity,
         hop_seconds=TIMELINE_HOP_SECONDS,
+        vocals_calibrated=_calibrated_on_singing(with_domain(detector.info)),
     )
     output = DetectOutput.from_json(report_fragment(result))
     models = {role: with_domain(info) for role, info in output.models.items()}

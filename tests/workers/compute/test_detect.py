@@ -156,6 +156,38 @@ def test_a_quiet_mix_with_vocals_is_not_authentic_until_the_vocals_are_judged() 
     assert result.warnings == ()
 
 
+def test_vocals_judged_by_a_detector_calibrated_on_singing_allow_authentic() -> None:
+    quiet_mix, loud_vocals = _stereo(30.0), _stereo(30.0, loud=(0.0, 30.0))
+    result = detect(
+        loud_vocals,
+        quiet_mix,
+        INPUT_RATE,
+        EnergyDetector(),
+        threshold=0.5,
+        mixture_detector=LoudMixDetector(),
+        music_thresholds=MUSIC,
+        vocals_calibrated=True,
+    )
+    assert result.verdict == LIKELY_AUTHENTIC
+    assert decide_verdict(0.0, MUSIC, vocals_present=True, vocals_judged=True) == LIKELY_AUTHENTIC
+    assert decide_verdict(0.0, MUSIC, vocals_present=True) == INCONCLUSIVE
+
+
+def test_a_quiet_mix_without_a_vocal_stem_is_not_authentic() -> None:
+    quiet = _stereo(30.0)
+    result = detect(
+        None,
+        quiet,
+        INPUT_RATE,
+        EnergyDetector(),
+        threshold=0.5,
+        mixture_detector=LoudMixDetector(),
+        music_thresholds=MUSIC,
+    )
+    assert result.verdict == INCONCLUSIVE
+    assert any("calibrated on real singing" in reason for reason in result.reasons)
+
+
 def test_a_quiet_instrumental_mix_is_authentic() -> None:
     quiet = _stereo(30.0)
     result = detect(
