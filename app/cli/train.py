@@ -1,6 +1,7 @@
 """``soundscape train mixture``: the full-mix detector's whole recipe, seeded, on a corpus;
 ``soundscape train real-generators``: the same detector learned from real generators' output
-(``training.recipes.real_generators``, leave-one-source-out).
+(``training.recipes.real_generators``, leave-one-source-out); ``soundscape train singing``:
+the singing detector (``training.recipes.singing``, leave-one-system-out).
 
 The corpus is what ``soundscape data real-music`` builds. Training fits the generator zoo
 on train excerpts, builds real and synthetic rows under codec conditions, chooses features
@@ -69,11 +70,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     real.add_argument("--workers", type=int, default=None, help="processes (default: CPUs)")
     real.add_argument("--cache", type=Path, default=None, help="folder keeping feature rows")
     real.add_argument("--report", type=Path, default=None, help="also write the report JSON")
+    sing = sub.add_parser("singing", help="train the singing detector (soundscape-sing)")
+    sing.add_argument("--singing", type=Path, required=True, help="`data singing` corpus")
+    sing.add_argument("--real", type=Path, required=True,
+                      help="`data real-music` corpus (instrumental beds)")  # fmt: skip
+    sing.add_argument("--songs", type=Path, default=None,
+                      help="real songs with karaoke note files (calibration only)")  # fmt: skip
+    sing.add_argument("--out", type=Path, required=True, help="checkpoint file to write")
+    sing.add_argument("--seed", type=int, default=7)
+    sing.add_argument("--candidate", action="append", dest="candidates", metavar="NAME",
+                      help="candidates compared leave-one-system-out (default: all)")  # fmt: skip
+    sing.add_argument("--weights-dir", type=Path, default=None,
+                      help="the backbones' weights (default: SOUNDSCAPE_WEIGHTS_DIR)")  # fmt: skip
+    sing.add_argument("--workers", type=int, default=None, help="processes (default: CPUs)")
+    sing.add_argument("--cache", type=Path, default=None, help="folder keeping embedded windows")
+    sing.add_argument("--report", type=Path, default=None, help="also write the report JSON")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.model == "real-generators":
         return _real_generators(args)
+    if args.model == "singing":
+        return _singing(args)
 
     from training.recipes.config import TrainConfig
     from training.recipes.mixture import train_mixture
@@ -136,6 +154,45 @@ def _real_generators(args: argparse.Namespace) -> int:
         f"calibration excerpts); validation music over it: {val_fp['tracks_over']} of "
         f"{val_fp['tracks']} tracks; validation detection "
         f"{val['detection']:.3f} of {val['fakes']} fakes; wrote {args.out}"
+    )
+    return 0
+
+
+def _singing(args: argparse.Namespace) -> int:
+    import os
+
+    from training.recipes.singing import CANDIDATES, SingingConfig, train_singing
+
+    for corpus, command in ((args.singing, "singing"), (args.real, "real-music")):
+        if not (corpus / "manifest.json").is_file():
+            raise FileNotFoundError(
+                f"{corpus} holds no manifest.json: build it with `soundscape data {command}`"
+            )
+    if args.songs is not None and not args.songs.is_dir():
+        raise FileNotFoundError(f"--songs {args.songs} is not a folder")
+    weights_dir = args.weights_dir or os.environ.get("SOUNDSCAPE_WEIGHTS_DIR")
+    config = SingingConfig(
+        seed=args.seed,
+        weights_dir=Path(weights_dir) if weights_dir else None,
+        cache_dir=args.cache,
+        workers=args.workers,
+        candidates=tuple(args.candidates or CANDIDATES),
+    )
+    report = train_singing(args.singing, args.real, args.songs, args.out, config, _bars())
+    if args.report:
+        args.report.write_text(json.dumps(report, indent=2) + "\n")
+    for name, result in report["leave_one_system_out"].items():
+        det = result["mean_detection"]
+        print(
+            f"{name}: leave-one-system-out detection a cappella {det['acappella']:.3f}, "
+            f"mixed {det['mixed']:.3f}"
+        )
+    cal = report["calibration"]["all"]
+    print(
+        f"chose {report['chosen']}; threshold {report['calibration']['threshold']:.6g}; "
+        f"calibration reals over it: {cal['items_over']} of {cal['items']}; validation "
+        f"detection a cappella {report['validation']['acappella']:.3f}, mixed "
+        f"{report['validation']['mixed']:.3f}; wrote {args.out}"
     )
     return 0
 
