@@ -10,15 +10,14 @@ A JSONL manifest has one item object per line, as in the JSON body.
 from __future__ import annotations
 
 import csv
-import ipaddress
 import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
-from urllib.parse import urlparse
 
 from app.errors import InvalidItemError, InvalidRequestError, Problem
+from app.outbound import check_url_form
 
 # A manifest line longer than this is refused (the rest of the line is skipped unread).
 MAX_LINE_BYTES = 64 * 1024
@@ -98,20 +97,15 @@ def check_source(source: Any, tenant_id: uuid.UUID, allow_private: bool) -> dict
 
 
 def check_url(url: str, allow_private: bool) -> None:
-    """An absolute http(s) URL whose host, when written as an address, is public."""
-    try:
-        parsed = urlparse(url)
-        _ = parsed.port
-    except ValueError:
-        raise InvalidItemError("source.url is not a valid URL") from None
-    if len(url) > MAX_URL or parsed.scheme not in ("http", "https") or not parsed.hostname:
+    """An absolute http(s) URL whose host, when written as an address, is public: the
+    single-job rule (``app.outbound.check_url_form``) without the DNS lookup, which the
+    worker makes (and checks again) when it connects."""
+    if len(url) > MAX_URL:
         raise InvalidItemError(f"source.url must be an absolute http(s) URL of <= {MAX_URL} chars")
     try:
-        address = ipaddress.ip_address(parsed.hostname)
-    except ValueError:
-        return  # a name: resolved and checked when the worker connects
-    if not allow_private and not address.is_global:
-        raise InvalidItemError(f"source.url points at a non-public address ({address})")
+        check_url_form(url, allow_private)
+    except InvalidRequestError as exc:
+        raise InvalidItemError(exc.detail) from None
 
 
 def read_manifest(

@@ -23,7 +23,7 @@ import certifi
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
-from app.addresses import refusal
+from app.addresses import literal_address, refusal
 from app.errors import InvalidRequestError, Problem, SourceUnavailableError, TooLargeError
 
 # Download chunk size: small enough to check the size limit often.
@@ -48,6 +48,23 @@ class Target:
 
 def check_url_source(url: str, allow_private: bool, field: str = "source.url") -> Target:
     """Parse and resolve ``url``; refuse non-http(s) URLs and non-public addresses."""
+    scheme, host, port, path = check_url_form(url, allow_private, field)
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError):
+        raise InvalidRequestError(f"{field} host {host} does not resolve") from None
+    addresses = [str(info[4][0]) for info in infos]
+    for address in addresses:
+        _refuse_private(address, allow_private, field)
+    return Target(scheme, host, port, addresses[0], path)
+
+
+def check_url_form(
+    url: str, allow_private: bool, field: str = "source.url"
+) -> tuple[str, str, int, str]:
+    """What can be told of ``url`` without a network call: scheme, host, port and path of
+    an absolute http(s) URL whose host, when written as an address in any form the resolver
+    reads, is public. A name is judged by the addresses it resolves to (``check_url_source``)."""
     try:
         parsed = urlparse(url)
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
@@ -55,17 +72,17 @@ def check_url_source(url: str, allow_private: bool, field: str = "source.url") -
         raise InvalidRequestError(f"{field} is not a valid URL") from None
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise InvalidRequestError(f"{field} must be an absolute http or https URL")
-    try:
-        infos = socket.getaddrinfo(parsed.hostname, port, proto=socket.IPPROTO_TCP)
-    except (socket.gaierror, UnicodeError):
-        raise InvalidRequestError(f"{field} host {parsed.hostname} does not resolve") from None
-    addresses = [str(info[4][0]) for info in infos]
-    for address in addresses:
-        why = None if allow_private else refusal(address)
-        if why is not None:
-            raise InvalidRequestError(f"{field} resolves to a non-public address ({why}); refused")
+    address = literal_address(parsed.hostname)
+    if address is not None:
+        _refuse_private(address, allow_private, field)
     path = (parsed.path or "/") + (f"?{parsed.query}" if parsed.query else "")
-    return Target(parsed.scheme, parsed.hostname, port, addresses[0], path)
+    return parsed.scheme, parsed.hostname, port, path
+
+
+def _refuse_private(address: str, allow_private: bool, field: str) -> None:
+    why = None if allow_private else refusal(address)
+    if why is not None:
+        raise InvalidRequestError(f"{field} resolves to a non-public address ({why}); refused")
 
 
 class DeadlineExceededError(urllib3.exceptions.TimeoutError):

@@ -163,6 +163,26 @@ def test_a_jsonl_manifest_with_bad_lines_fails_those_lines_only(migrated_setting
     assert all(f"line {n}" in i["error"]["detail"] for n, i in enumerate(listed[1:], start=2))
 
 
+def test_manifest_urls_are_refused_by_the_single_job_address_rule(migrated_settings, api_key):
+    client = make_client(migrated_settings)
+    inside = [
+        "http://2130706433/a.mp3",
+        "http://0x7f000001/a.mp3",
+        "http://0177.0.0.1/a.mp3",
+        "http://[::ffff:127.0.0.1]/a.mp3",
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data",
+        "http://224.0.0.1/a.mp3",
+        "http://[fec0::1]/a.mp3",
+    ]
+    lines = [json.dumps({"custom_id": f"t{i}", "source": {"url": u}}) for i, u in enumerate(inside)]
+    batch = send_manifest(client, api_key, "\n".join(lines), "inside.jsonl").get_json()
+    listed = items(client, api_key, batch["id"])
+    assert [i["status"] for i in listed] == ["failed"] * len(inside)
+    assert all(i["error"]["code"] == "invalid_item" for i in listed)
+    assert all("non-public" in i["error"]["detail"] for i in listed)
+    assert queued_messages(migrated_settings) == 0
+
+
 def test_a_manifest_over_the_item_limit_is_refused_whole(migrated_settings, api_key):
     client = make_client(migrated_settings, batch_max_items=5)
     manifest = "\n".join(json.dumps(item) for item in url_items(6))

@@ -150,6 +150,9 @@ def test_a_json_submission_needs_exactly_one_source(client, api_key):
         "http://[::127.0.0.1]/a.mp3",
         "http://[64:ff9b::a9fe:a9fe]/latest/meta-data",
         "http://[2002:7f00:1::]/a.mp3",
+        "http://2130706433/a.mp3",
+        "http://224.0.0.1/a.mp3",
+        "http://[fec0::1]/a.mp3",
     ],
 )
 def test_urls_into_private_networks_are_refused(client, api_key, url):
@@ -261,7 +264,15 @@ def test_metrics_expose_job_counts(client, api_key, wav_bytes):
     assert 'soundscape_jobs{status="queued"} 1.0' in text
 
 
-@pytest.mark.parametrize("url", ["http://10.0.0.8/hook", "http://[64:ff9b::7f00:1]/hook"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.0.0.8/hook",
+        "http://[64:ff9b::7f00:1]/hook",
+        "http://239.255.255.250:1900/hook",
+        "http://[fec0::1]/hook",
+    ],
+)
 def test_a_webhook_url_into_a_private_network_is_refused(client, api_key, wav_bytes, url):
     response = upload(client, api_key, wav_bytes, webhook_url=url)
     assert response.status_code == 400
