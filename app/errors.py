@@ -56,6 +56,10 @@ class TooLargeError(Problem):
     code, title, status = "file_too_large", "File too large", 413
 
 
+class FormFieldTooLargeError(Problem):
+    code, title, status = "form_field_too_large", "Form field too large", 413
+
+
 class SourceUnavailableError(Problem):
     code, title = "source_unavailable", "Source could not be fetched"
 

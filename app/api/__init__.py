@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import IO, Any, cast
 
 from flask import Flask, Request, Response, g, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
+from app.api.validation import MAX_METADATA_BYTES
 from app.dependencies import unavailable
-from app.errors import InternalError, Problem, RateLimitedError, TooLargeError
+from app.errors import (
+    FormFieldTooLargeError,
+    InternalError,
+    Problem,
+    RateLimitedError,
+    TooLargeError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +29,56 @@ def problem_response(problem: dict[str, object]) -> Response:
     return response
 
 
+class _WatchedBody:
+    """The request body as the form parser reads it, noting whether the body itself ran
+    past MAX_CONTENT_LENGTH (a chunked upload over the limit)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.over_limit = False
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self.stream.read(size)
+        except RequestEntityTooLarge:
+            self.over_limit = True
+            raise
+
+
 class StrictFormDataParser(FormDataParser):
     """Werkzeug drops a form it cannot parse (a part header that is not UTF-8, a missing
-    boundary) without a word; raising instead lets the handler say what is wrong."""
+    boundary) without a word; raising instead lets the handler say what is wrong.
+
+    Werkzeug also answers 413 alike for a body over the upload limit and for a form field
+    over MAX_FORM_MEMORY_SIZE; the second is told apart here, so that its answer names the
+    field limit rather than the upload limit."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **{**kwargs, "silent": False})
+
+    def parse(
+        self,
+        stream: IO[bytes],
+        mimetype: str,
+        content_length: int | None,
+        options: dict[str, str] | None = None,
+    ) -> Any:
+        body = _WatchedBody(stream)
+        try:
+            _, form, files = super().parse(cast(IO[bytes], body), mimetype, content_length, options)
+        except RequestEntityTooLarge:
+            if body.over_limit:
+                raise
+            raise FormFieldTooLargeError(self._field_limit()) from None
+        return stream, form, files
+
+    def _field_limit(self) -> str:
+        return (
+            f"a form field other than the file (metadata, webhook_url, ...) is over "
+            f"{self.max_form_memory_size} bytes, the limit for such fields (metadata itself "
+            f"may be at most {MAX_METADATA_BYTES} bytes as JSON), or the form has more than "
+            f"{self.max_form_parts} parts"
+        )
 
 
 class ApiRequest(Request):

@@ -114,6 +114,20 @@ def test_an_upload_one_byte_over_the_limit_is_413(migrated_settings, wav_bytes):
     assert queued_messages(exact) == 0
 
 
+def test_metadata_over_the_form_field_limit_is_413_naming_that_limit(
+    client, api_key, wav_bytes, migrated_settings
+):
+    metadata = json.dumps({"notes": "x" * (1 << 20)})
+    response = upload(client, api_key, wav_bytes, metadata=metadata)
+    assert response.status_code == 413
+    assert response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    assert problem["code"] == "form_field_too_large"
+    assert "1048576" in problem["detail"] and "metadata" in problem["detail"]
+    assert str(migrated_settings.max_upload_bytes) not in problem["detail"]
+    assert queued_messages(migrated_settings) == 0
+
+
 def test_with_the_broker_down_a_submit_is_503_and_nothing_is_kept(migrated_settings, wav_bytes):
     from app import create_app
 
