@@ -60,6 +60,10 @@ class FormFieldTooLargeError(Problem):
     code, title, status = "form_field_too_large", "Form field too large", 413
 
 
+class TooManyFilesError(Problem):
+    code, title, status = "too_many_files", "More than one file", 400
+
+
 class SourceUnavailableError(Problem):
     code, title = "source_unavailable", "Source could not be fetched"
 

@@ -8,7 +8,7 @@ from flask import Blueprint, request
 
 from app.api import context as ctx
 from app.api.jobs import _multipart, _parse_source
-from app.api.validation import check_filename, parse_json
+from app.api.validation import check_filename, check_one_file, parse_json
 from app.errors import InvalidRequestError
 from app.jobsource import JobSource
 from app.serializers import artist_to_dict, reference_to_dict
@@ -57,7 +57,7 @@ def add_reference(artist_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     # A reference runs as a job: it is a submission, checked and rate-limited as one.
     artist = service.get_artist(ctx.db(), ctx.submitting_tenant_id(), artist_id)
     if request.mimetype == "multipart/form-data":
-        upload = _multipart()[0].get("file")
+        upload = check_one_file(_multipart()[0])
         if upload is None:
             raise InvalidRequestError("multipart requests need a 'file' part")
         source = JobSource.upload(check_filename(upload.filename or "upload"))

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, request, stream_with_context
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.api import context as ctx
+from app.api.validation import check_one_file
 from app.db import get_sessionmaker
 from app.errors import InvalidRequestError, TooLargeError
 from app.hashing import sha256_stream
@@ -65,7 +66,7 @@ def add_item(batch_id: str) -> tuple[dict[str, Any], int]:
     batch = service.get_batch(ctx.db(), tenant, batch_id)
     custom_id = request.args.get("custom_id")
     try:
-        upload = request.files.get("file")
+        upload = check_one_file(request.files)
         custom_id = request.form.get("custom_id") or custom_id
     except RequestEntityTooLarge:
         if not custom_id:
@@ -159,7 +160,7 @@ def _json_submission(tenant: Any) -> tuple[service.NewBatch, Iterable[ItemSpec] 
 
 
 def _manifest_submission(tenant: Any) -> tuple[service.NewBatch, Iterator[ItemSpec]]:
-    manifest = request.files.get("file")
+    manifest = check_one_file(request.files)
     if manifest is None:
         raise InvalidRequestError("multipart requests need a 'file' part (the manifest)")
     stream = manifest.stream

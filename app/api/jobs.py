@@ -10,7 +10,14 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.api import context as ctx
 from app.api.reportpage import render_report_page
-from app.api.validation import MAX_URL_CHARS, check_filename, check_metadata, check_text, parse_json
+from app.api.validation import (
+    MAX_URL_CHARS,
+    check_filename,
+    check_metadata,
+    check_one_file,
+    check_text,
+    parse_json,
+)
 from app.errors import InvalidRequestError, NotFoundError
 from app.hashing import sha256_stream
 from app.jobsource import JobSource
@@ -101,7 +108,7 @@ def _parse_submission() -> tuple[service.NewJob, Any]:
     idem = request.headers.get("Idempotency-Key")
     if request.mimetype == "multipart/form-data":
         files, form = _multipart()
-        upload = files.get("file")
+        upload = check_one_file(files)
         if upload is None:
             raise InvalidRequestError("multipart requests need a 'file' part")
         raw_metadata = form.get("metadata")

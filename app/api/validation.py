@@ -8,7 +8,9 @@ import json
 import math
 from typing import Any
 
-from app.errors import InvalidRequestError
+from werkzeug.datastructures import FileStorage, MultiDict
+
+from app.errors import InvalidRequestError, TooManyFilesError
 
 # Job.webhook_url is a String(2048) column.
 MAX_URL_CHARS = 2048
@@ -84,3 +86,15 @@ def check_filename(name: str) -> str:
     if any(ord(char) < 0x20 or ord(char) == 0x7F for char in name):
         raise InvalidRequestError("the file name contains a control character")
     return name
+
+
+def check_one_file(files: MultiDict[str, FileStorage]) -> FileStorage | None:
+    """The ``file`` part of a multipart body (None without one). A second file part, of any
+    name, is refused rather than ignored: the client would think both were taken."""
+    parts = [name for name, _ in files.items(multi=True)]
+    if len(parts) > 1:
+        raise TooManyFilesError(
+            f"only one file part is accepted, named 'file'; this request has {len(parts)} "
+            f"({', '.join(repr(name) for name in parts)}): send one request per file"
+        )
+    return files.get("file")

@@ -158,6 +158,20 @@ def test_a_reference_needs_a_file_or_a_source(client, api_key):
     assert client.post(path, json=private, headers=auth(api_key)).status_code == 400
 
 
+def test_a_reference_upload_with_two_file_parts_is_refused(client, api_key, wav_bytes):
+    artist = create(client, api_key).get_json()
+    two = [(io.BytesIO(wav_bytes), "a.wav"), (io.BytesIO(wav_bytes), "b.wav")]
+    answer = client.post(
+        f"/v1/artists/{artist['id']}/references",
+        data={"file": two},
+        content_type="multipart/form-data",
+        headers=auth(api_key),
+    )
+    assert answer.status_code == 400 and answer.get_json()["code"] == "too_many_files"
+    shown = client.get(f"/v1/artists/{artist['id']}", headers=auth(api_key)).get_json()
+    assert shown["references"] == []
+
+
 def test_reference_uploads_count_against_the_keys_rate_limit(migrated_settings, api_key, wav_bytes):
     from dataclasses import replace
 

@@ -215,6 +215,33 @@ def test_an_open_batch_takes_uploads_and_records_refused_ones(
     assert late.status_code == 409 and late.get_json()["code"] == "conflict"
 
 
+def test_a_batch_upload_with_two_file_parts_is_refused_and_nothing_is_recorded(
+    migrated_settings, api_key, wav_bytes
+):
+    client = make_client(migrated_settings)
+    batch = create(client, api_key, {}).get_json()
+    two = [(io.BytesIO(wav_bytes), "a.wav"), (io.BytesIO(wav_bytes), "b.wav")]
+    answer = client.post(
+        f"/v1/batches/{batch['id']}/items",
+        data={"file": two, "custom_id": "a.wav"},
+        content_type="multipart/form-data",
+        headers=auth(api_key),
+    )
+    assert answer.status_code == 400 and answer.get_json()["code"] == "too_many_files"
+    assert items(client, api_key, batch["id"]) == []
+    assert not list((migrated_settings.data_dir / "artifacts").rglob("*.wav"))
+
+
+def test_a_manifest_with_a_second_file_part_is_refused(migrated_settings, api_key):
+    client = make_client(migrated_settings)
+    manifest = json.dumps(url_items(1)[0]).encode()
+    answer = send_manifest(
+        client, api_key, manifest, "a.jsonl", extra=(io.BytesIO(b"x"), "b.jsonl")
+    )
+    assert answer.status_code == 400 and answer.get_json()["code"] == "too_many_files"
+    assert client.get("/v1/batches", headers=auth(api_key)).get_json()["data"] == []
+
+
 def test_an_open_batch_whose_items_all_failed_completes_when_closed(migrated_settings, api_key):
     client = make_client(migrated_settings)
     batch = create(client, api_key, {}).get_json()

@@ -91,6 +91,27 @@ def test_bad_uploads_are_refused_at_submit_and_nothing_is_queued(
     assert queued_messages(migrated_settings) == 0
 
 
+@pytest.mark.parametrize("second", ["file", "other"])
+def test_an_upload_with_two_file_parts_is_refused_and_nothing_is_stored(
+    client, api_key, wav_bytes, migrated_settings, second
+):
+    body = {"file": (io.BytesIO(wav_bytes), "a.wav")}
+    if second == "file":
+        body["file"] = [body["file"], (io.BytesIO(wav_bytes), "b.wav")]
+    else:
+        body[second] = (io.BytesIO(wav_bytes), "b.wav")
+    response = client.post(
+        "/v1/jobs", data=body, content_type="multipart/form-data", headers=auth(api_key)
+    )
+    assert response.status_code == 400
+    assert response.mimetype == "application/problem+json"
+    problem = response.get_json()
+    assert problem["code"] == "too_many_files" and "one file part" in problem["detail"]
+    assert client.get("/v1/jobs", headers=auth(api_key)).get_json()["data"] == []
+    assert queued_messages(migrated_settings) == 0
+    assert not list((migrated_settings.data_dir / "artifacts").rglob("source"))
+
+
 def test_an_upload_over_the_size_limit_is_413(migrated_settings, wav_bytes):
     from app import create_app
 
