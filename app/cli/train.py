@@ -159,8 +159,7 @@ def _real_generators(args: argparse.Namespace) -> int:
 
 
 def _singing(args: argparse.Namespace) -> int:
-    import os
-
+    from app.config import load_settings
     from training.recipes.singing import CANDIDATES, SingingConfig, train_singing
 
     for corpus, command in ((args.singing, "singing"), (args.real, "real-music")):
@@ -170,10 +169,9 @@ def _singing(args: argparse.Namespace) -> int:
             )
     if args.songs is not None and not args.songs.is_dir():
         raise FileNotFoundError(f"--songs {args.songs} is not a folder")
-    weights_dir = args.weights_dir or os.environ.get("SOUNDSCAPE_WEIGHTS_DIR")
     config = SingingConfig(
         seed=args.seed,
-        weights_dir=Path(weights_dir) if weights_dir else None,
+        weights_dir=args.weights_dir or load_settings().weights_dir,
         cache_dir=args.cache,
         workers=args.workers,
         candidates=tuple(args.candidates or CANDIDATES),

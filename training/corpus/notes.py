@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 
 NOTE = re.compile(r"^[:*FRG]\s+(-?\d+)\s+(\d+)")
-SUNG_TYPES = ":*FRG"
 
 
 class NotesError(ValueError):

@@ -1,8 +1,9 @@
-"""The mixture recipe's settings and its progress callback."""
+"""The mixture recipe's settings, the progress callback, and the check every recipe makes of
+the candidates it is asked to compare."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,3 +27,11 @@ class TrainConfig:
     workers: int | None = None
     cache_dir: Path | None = None
     families: tuple[str, ...] = field(default_factory=lambda: FAMILIES)
+
+
+def require_known_candidates(asked: Iterable[str], known: Iterable[str]) -> None:
+    """ValueError naming the unknown candidates among ``asked`` and the known ones."""
+    names = list(known)
+    unknown = sorted(set(asked) - set(names))
+    if unknown:
+        raise ValueError(f"unknown candidate(s) {', '.join(unknown)}; known: {', '.join(names)}")

@@ -37,6 +37,7 @@ from training.excerpt_rows import (
     under_every_condition,
 )
 from training.recipes.calibration import clopper_pearson
+from training.recipes.config import require_known_candidates
 from workers.compute.windows import aggregate_track_score
 from workers.mixture import texture
 from workers.mixture.classifier import (
@@ -287,11 +288,7 @@ def train_real_generators(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """The whole recipe: rows, leave-one-source-out choice, fit, calibration, checkpoint."""
-    unknown = sorted(set(config.candidates) - set(CANDIDATES))
-    if unknown:
-        raise ValueError(
-            f"unknown candidate(s) {', '.join(unknown)}; known: {', '.join(CANDIDATES)}"
-        )
+    require_known_candidates(config.candidates, CANDIDATES)
     items = corpus_items(real_dir, ai_dir, singing_dir, config.excerpts)
     items += under_every_condition(items)
     rows = build_rows(

@@ -2,10 +2,11 @@
 chosen leave-one-system-out on the singing corpus (``soundscape data singing``).
 
 1. Verses: every verse of the singing corpus, synthetic, converted or real, in two versions:
-   a cappella, and mixed over a real instrumental of its split (the real-music corpus) at a
-   vocal-to-accompaniment level drawn in -6..+6 dB, then separated by REPET-SIM as the
-   service separates a track. Both versions pass through ``training.augment`` first (sample
-   rate drawn in 16-48 kHz, a codec condition, gain): no giveaways.
+   a cappella, through ``training.augment`` (sample rate drawn in 16-48 kHz, a codec
+   condition, gain: no giveaways); and mixed over a real instrumental of its split (the
+   real-music corpus) at a vocal-to-accompaniment level drawn in -6..+6 dB, the mix through
+   ``training.augment`` as the service would receive it, then separated by REPET-SIM as the
+   service separates a track.
 2. Real songs with vocals (``../shared/audio/songs``): each song's first SONG_SECONDS under
    SONG_CONDITIONS drawn conditions, separated, and cut into windows inside the phrases its
    karaoke note file says are sung (``training.corpus.notes``). They only calibrate.
@@ -13,12 +14,15 @@ chosen leave-one-system-out on the singing corpus (``soundscape data singing``).
    each backbone: AASIST and AASIST-L (MIT, trained on speech; shippable) and the CtrSVDD baselines
    (trained on singing deepfakes; no published licence: anchors, never shipped).
 4. Choice by leave-one-system-out: each synthesis or conversion system held out in turn, each
-   candidate fitted on the other systems' train split and the real train split, its threshold
-   set on the calibration reals (the corpus's held-out real singing and the real songs) at
-   ``target_fpr``, detection measured on every verse of the held-out system, a cappella and
-   mixed apart.
-5. The best shippable candidate is fitted on the train split and calibrated; the checkpoint
-   holds the head and names its backbone (whose weights are not copied).
+   candidate fitted on the other systems' train split and the real train split, one threshold
+   (the service does not know whether a voice came alone) set on the calibration reals (the
+   corpus's held-out real singing in both versions and the real songs) at ``target_fpr``,
+   detection measured on every verse of the held-out system, a cappella and mixed apart.
+   Systems of one demo page share authors and data; holding out a page is not done here.
+5. The best shippable candidate is fitted on the train split; its threshold is set on the
+   calibration reals, and the false positives reported are those same reals (in sample:
+   there is no other real singing to measure them on). The checkpoint holds the head and names
+   its backbone (whose weights are not copied).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,6 +45,7 @@ from training.corpus.records import MUSIC, load_manifest
 from training.datasets import single_thread
 from training.evaluation.metrics import choose_threshold, roc_auc
 from training.recipes.calibration import clopper_pearson
+from training.recipes.config import Progress, require_known_candidates
 from workers.compute.audio import resample
 from workers.mixture.classifier import MixtureClassifier, fit_classifier, predict
 from workers.networks.singing_detector import (
@@ -60,8 +65,6 @@ SONG_SECONDS = 150.0
 SONG_CONDITIONS = 2
 SONG_WINDOWS = 6
 MIN_BED_SECONDS = 20.0
-
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -213,7 +216,8 @@ def _songs(songs_dir: Path) -> list[tuple[Path, Path]]:
     out = []
     for notes in sorted(songs_dir.glob("*.notes.txt")):
         stem = notes.name[: -len(".notes.txt")]
-        audio = [p for p in sorted(songs_dir.glob(f"{stem}.*")) if p.suffix in (".mp3", ".ogg")]
+        audio = [songs_dir / f"{stem}{suffix}" for suffix in (".mp3", ".ogg")]
+        audio = [p for p in audio if p.is_file()]
         if audio:
             out.append((audio[0], notes))
     return out
@@ -224,14 +228,27 @@ WINDOWS_VERSION = 1
 keyed by it, with the job, its audio's sha256, the seed and the conditioning code."""
 
 
-def _windows_key(job_id: str, digest: str, config: SingingConfig) -> str:
-    here = Path(__file__).resolve().parents[1]
+def _windows_key(job_id: str, digest: str, beds: Sequence[str], config: SingingConfig) -> str:
+    """Key of a job's windows: WINDOWS_VERSION, the job, its audio's sha256, the beds it may
+    draw from (the order matters: a bed is drawn by index), the shaping settings and the
+    code that conditions, separates and resamples."""
+    training, workers = (
+        Path(__file__).resolve().parents[1],
+        Path(__file__).resolve().parents[2] / "workers",
+    )
     code = b"".join(
-        (here / name).read_bytes() for name in ("augment.py", "conditions.py", "corpus/notes.py")
+        path.read_bytes()
+        for path in (
+            training / "augment.py",
+            training / "conditions.py",
+            training / "corpus" / "notes.py",
+            workers / "networks" / "repet_sim.py",
+            workers / "compute" / "audio.py",
+        )
     )
     text = json.dumps(
-        [WINDOWS_VERSION, job_id, digest, config.seed, config.excerpt_seconds,
-         list(config.vocal_db)]
+        [WINDOWS_VERSION, job_id, digest, list(beds), config.seed, config.excerpt_seconds,
+         list(config.vocal_db), SEPARATION_RATE, SONG_SECONDS, SONG_WINDOWS, WINDOW]
     )  # fmt: skip
     return hashlib.sha256(code + text.encode()).hexdigest()[:24]
 
@@ -245,15 +262,28 @@ class Job:
     song: tuple[Path, Path, int] | None = None
 
 
-def _jobs(singing_dir: Path, songs_dir: Path | None, config: SingingConfig) -> list[Job]:
+def _jobs(
+    singing_dir: Path,
+    songs_dir: Path | None,
+    beds: dict[str, list[tuple[Path, float]]],
+    real_dir: Path,
+    config: SingingConfig,
+) -> list[Job]:
+    digests = {t.track_id: t.sha256 for t in load_manifest(real_dir)}
+    bed_ids = {
+        split: [f"{p.stem}:{digests.get(p.stem, '')}" for p, _ in paths]
+        for split, paths in beds.items()
+    }
     jobs = [
-        Job(_windows_key(item.item_id, item.sha256, config), verse=item)
+        Job(
+            _windows_key(item.item_id, item.sha256, bed_ids.get(item.split, []), config), verse=item
+        )
         for item in load_demo_manifest(singing_dir)
     ]
     for song, notes in _songs(songs_dir) if songs_dir is not None else []:
         digest = hashlib.sha256(song.read_bytes() + notes.read_bytes()).hexdigest()
         for draw in range(SONG_CONDITIONS):
-            key = _windows_key(f"{song.stem}:{draw}", digest, config)
+            key = _windows_key(f"{song.stem}:{draw}", digest, [], config)
             jobs.append(Job(key, song=(song, notes, draw)))
     return jobs
 
@@ -269,8 +299,8 @@ def build_rows(
     """Every window of the recipe with each backbone's embedding and score. Under
     ``config.cache_dir`` the windows are kept per job and the embeddings per job and backbone,
     so another backbone reuses the windows."""
-    jobs = _jobs(singing_dir, songs_dir, config)
     beds = _beds(real_dir)
+    jobs = _jobs(singing_dir, songs_dir, beds, real_dir, config)
     tasks = [(job, beds, singing_dir, config, tuple(backbones)) for job in jobs]
     count = min(config.workers or os.cpu_count() or 1, len(jobs)) or 1
     rows: list[Row] = []
@@ -295,6 +325,10 @@ def _job_rows(
         found = _cut_windows(job, beds, singing_dir, config)
         _write_windows(config, job.key, *found)
     meta, windows = found
+    if job.verse is not None:  # labels and split as the manifest says now, not as cached
+        item = job.verse
+        meta = [(item.item_id, item.generator, int(item.kind == "ai"), item.split, v, c)
+                for _, _, _, _, v, c in meta]  # fmt: skip
     rows = [Row(*m) for m in meta]
     if not rows:
         return rows
@@ -481,11 +515,7 @@ def train_singing(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """The whole recipe: rows, leave-one-system-out, fit, calibration, checkpoint."""
-    unknown = sorted(set(config.candidates) - set(CANDIDATES))
-    if unknown:
-        raise ValueError(
-            f"unknown candidate(s) {', '.join(unknown)}; known: {', '.join(CANDIDATES)}"
-        )
+    require_known_candidates(config.candidates, CANDIDATES)
     chosen = [CANDIDATES[n] for n in config.candidates]
     if not any(c.shippable for c in chosen):
         raise ValueError(

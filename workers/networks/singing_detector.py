@@ -124,7 +124,7 @@ class SingingDetector:
 
     def __init__(self, name: str, weights: ResolvedWeights, backbone: Any) -> None:
         self.name = name
-        self.head, backbone_name, self.training = load_singing_checkpoint(weights.path)
+        self.head, backbone_name, self.report = load_singing_checkpoint(weights.path)
         if backbone.name != backbone_name:
             raise ValueError(f"{name} was trained on {backbone_name}, given {backbone.name}")
         self.backbone = backbone
