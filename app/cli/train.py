@@ -161,6 +161,7 @@ def _real_generators(args: argparse.Namespace) -> int:
 def _singing(args: argparse.Namespace) -> int:
     from app.config import load_settings
     from training.recipes.singing import CANDIDATES, SingingConfig, train_singing
+    from training.recipes.singing_windows import WindowsConfig
 
     for corpus, command in ((args.singing, "singing"), (args.real, "real-music")):
         if not (corpus / "manifest.json").is_file():
@@ -169,13 +170,13 @@ def _singing(args: argparse.Namespace) -> int:
             )
     if args.songs is not None and not args.songs.is_dir():
         raise FileNotFoundError(f"--songs {args.songs} is not a folder")
-    config = SingingConfig(
+    windows = WindowsConfig(
         seed=args.seed,
         weights_dir=args.weights_dir or load_settings().weights_dir,
         cache_dir=args.cache,
         workers=args.workers,
-        candidates=tuple(args.candidates or CANDIDATES),
     )
+    config = SingingConfig(windows=windows, candidates=tuple(args.candidates or CANDIDATES))
     report = train_singing(args.singing, args.real, args.songs, args.out, config, _bars())
     if args.report:
         args.report.write_text(json.dumps(report, indent=2) + "\n")

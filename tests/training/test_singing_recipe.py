@@ -15,15 +15,14 @@ from tests.conftest import WEIGHTS_DIR
 from training.corpus.demo_pages import DemoRecord, write_demo_manifest
 from training.corpus.records import TrackRecord, write_manifest
 from training.recipes import singing
-from training.recipes.singing import (
+from training.recipes.singing import SingingConfig, fit_head, train_singing
+from training.recipes.singing_windows import (
     ACAPPELLA,
     MIXED,
     REAL_SONG,
     Row,
-    SingingConfig,
+    WindowsConfig,
     build_rows,
-    fit_head,
-    train_singing,
 )
 from workers.networks.singing_detector import WINDOW, SingingDetector, load_backbone
 
@@ -88,7 +87,7 @@ def corpora(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]
 def test_rows_hold_both_versions_of_every_verse_and_the_song_where_it_is_sung(
     corpora: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
-    config = SingingConfig(weights_dir=WEIGHTS_DIR, cache_dir=tmp_path / "cache")
+    config = WindowsConfig(weights_dir=WEIGHTS_DIR, cache_dir=tmp_path / "cache")
     rows = build_rows(*corpora, config, ["aasist-l"])
     verses = [r for r in rows if r.system != REAL_SONG]
     assert sorted({(r.item_id, r.version) for r in verses}) == sorted(
@@ -125,8 +124,7 @@ def test_the_recipe_holds_each_system_out_and_writes_a_detector(
 
     monkeypatch.setattr(singing, "fit_head", recording_fit)
     config = SingingConfig(
-        weights_dir=WEIGHTS_DIR,
-        cache_dir=tmp_path / "cache",
+        windows=WindowsConfig(weights_dir=WEIGHTS_DIR, cache_dir=tmp_path / "cache"),
         candidates=("aasist-l-zero-shot", "aasist-l-linear", "aasist-l-mlp"),
         steps=100,
     )
@@ -158,7 +156,9 @@ def test_the_recipe_holds_each_system_out_and_writes_a_detector(
 def test_the_recipe_refuses_to_choose_among_anchors_only(
     corpora: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
-    config = SingingConfig(weights_dir=WEIGHTS_DIR, candidates=("svdd-raw-zero-shot",))
+    config = SingingConfig(
+        windows=WindowsConfig(weights_dir=WEIGHTS_DIR), candidates=("svdd-raw-zero-shot",)
+    )
     with pytest.raises(ValueError, match="no shippable candidate"):
         train_singing(*corpora, tmp_path / "x.pt", config)
 
