@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from tests.conftest import WEIGHTS_DIR
 from training.corpus.demo_pages import DemoRecord, write_demo_manifest
@@ -24,7 +23,12 @@ from training.recipes.singing_windows import (
     WindowsConfig,
     build_rows,
 )
-from workers.networks.singing_detector import WINDOW, SingingDetector, load_backbone
+from workers.networks.singing_detector import (
+    WINDOW,
+    head_scores,
+    load_backbone,
+    load_singing_checkpoint,
+)
 
 RATE = 44100
 pytestmark = pytest.mark.slow  # runs AASIST-L on every window
@@ -148,8 +152,10 @@ def test_the_recipe_holds_each_system_out_and_writes_a_detector(
     # calibration reals: v11 (both versions) and the song's 10 windows; the song counts once
     assert cal["all"]["windows"] == 12 and cal["all"]["items"] == 2
     assert cal["real_songs"]["items"] == 1
-    detector = SingingDetector("sing", _resolved(out), load_backbone("aasist-l", WEIGHTS_DIR))
-    scores = detector.score_batch(torch.zeros(2, WINDOW) + 0.01 * torch.randn(2, WINDOW))
+    head, backbone, info = load_singing_checkpoint(out)
+    assert backbone == "aasist-l" and info["chosen"] == report["chosen"]
+    windows = 0.01 * np.random.default_rng(0).standard_normal((2, WINDOW)).astype(np.float32)
+    scores = head_scores(head, load_backbone(backbone, WEIGHTS_DIR), windows)
     assert scores.shape == (2,) and bool(((scores >= 0) & (scores <= 1)).all())
 
 
@@ -161,9 +167,3 @@ def test_the_recipe_refuses_to_choose_among_anchors_only(
     )
     with pytest.raises(ValueError, match="no shippable candidate"):
         train_singing(*corpora, tmp_path / "x.pt", config)
-
-
-def _resolved(path: Path):  # type: ignore[no-untyped-def]
-    from types import SimpleNamespace
-
-    return SimpleNamespace(path=path, sha256="0" * 64)

@@ -1,7 +1,7 @@
 """The singing detector (role "vocal-detector", domain "singing"): a frozen anti-spoofing
 backbone embeds each 16 kHz window of the vocal stem, and a head trained here on real
 singing-synthesis and singing-conversion output (``soundscape train singing``) turns the
-embedding into P(synthetic).
+embedding into P(synthetic): ``head_scores``. No such head ships yet, so none is registered.
 
 The checkpoint holds the head only and names its backbone; the backbone's published weights
 are resolved and verified like any other model's (they are never copied into it).
@@ -19,8 +19,6 @@ import torch
 from workers.mixture.classifier import MixtureClassifier
 from workers.networks.frontends import peak_normalise
 from workers.networks.registry import DetectorSpec, get_spec, load_model
-from workers.networks.roles import ModelInfo
-from workers.networks.weights import ResolvedWeights
 
 SAMPLE_RATE = 16000
 WINDOW = 64600
@@ -116,28 +114,9 @@ def load_singing_checkpoint(path: Path) -> tuple[MixtureClassifier, str, dict[st
     return head, str(raw["backbone"]), dict(raw["info"])
 
 
-class SingingDetector:
-    """The WindowDetector of a backbone and a head: P(synthetic) of (B, WINDOW) windows."""
-
-    sample_rate = SAMPLE_RATE
-    window = WINDOW
-
-    def __init__(self, name: str, weights: ResolvedWeights, backbone: Any) -> None:
-        self.name = name
-        self.head, backbone_name, self.report = load_singing_checkpoint(weights.path)
-        if backbone.name != backbone_name:
-            raise ValueError(f"{name} was trained on {backbone_name}, given {backbone.name}")
-        self.backbone = backbone
-        self.device = backbone.device
-        self.head.to(self.device)
-        self.info = ModelInfo(name, weights.sha256)
-
-    def score_batch(self, batch: torch.Tensor) -> torch.Tensor:
-        """(B, WINDOW) float32 mono at SAMPLE_RATE -> (B,) float64 P(synthetic) on the CPU."""
-        if batch.dim() != 2 or batch.size(1) != self.window:
-            raise ValueError(
-                f"{self.name} scores (B, {self.window}) windows, got {tuple(batch.shape)}"
-            )
-        with torch.inference_mode():
-            embedding, _ = _backbone_outputs(self.backbone, batch)
-            return torch.sigmoid(self.head(embedding.float())).double().cpu()
+def head_scores(head: MixtureClassifier, backbone: Any, windows: np.ndarray) -> np.ndarray:
+    """P(synthetic) (B,) of (B, WINDOW) float32 windows at SAMPLE_RATE: the head on the
+    backbone's embeddings."""
+    embeddings, _ = embed_windows(backbone, windows)
+    with torch.inference_mode():
+        return torch.sigmoid(head(torch.as_tensor(embeddings))).double().numpy()

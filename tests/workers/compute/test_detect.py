@@ -6,12 +6,14 @@ import json
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
 from workers.compute.detection import (
+    Detection,
     detect,
     report_fragment,
     score_track,
@@ -62,6 +64,20 @@ def _stereo(seconds: float, loud: tuple[float, float] | None = None) -> np.ndarr
         gain[int(loud[0] * INPUT_RATE) : int(loud[1] * INPUT_RATE)] = 0.45 * np.sqrt(2)
     mono = np.sin(2 * np.pi * 50.0 * np.arange(n) / INPUT_RATE) * gain
     return np.stack([mono, mono]).astype(np.float32)
+
+
+def _judge(vocals: np.ndarray | None, mix: np.ndarray, **options: Any) -> Detection:
+    """``detect`` with the energy vocal detector and the loud-mix detector on MUSIC's bands."""
+    return detect(
+        vocals,
+        mix,
+        INPUT_RATE,
+        EnergyDetector(),
+        threshold=0.5,
+        mixture_detector=LoudMixDetector(),
+        music_thresholds=MUSIC,
+        **options,
+    )
 
 
 def test_windows_cover_the_whole_track_at_the_hop() -> None:
@@ -121,15 +137,7 @@ def test_a_fake_verse_shows_in_the_vocal_timeline_but_vocals_never_decide() -> N
 
 def test_the_mixture_detector_decides_a_synthetic_verdict_and_says_why() -> None:
     track = _stereo(60.0, loud=(10.0, 50.0))
-    result = detect(
-        track,
-        track,
-        INPUT_RATE,
-        EnergyDetector(),
-        threshold=0.5,
-        mixture_detector=LoudMixDetector(),
-        music_thresholds=MUSIC,
-    )
+    result = _judge(track, track)
     assert result.verdict == LIKELY_SYNTHETIC
     assert result.scores["overall"] == result.scores["mixture"] > 0.8
     assert result.reasons[0].startswith("mixture detector loud-mix")
@@ -140,15 +148,7 @@ def test_the_mixture_detector_decides_a_synthetic_verdict_and_says_why() -> None
 
 def test_a_quiet_mix_with_vocals_is_not_authentic_until_the_vocals_are_judged() -> None:
     quiet_mix, loud_vocals = _stereo(30.0), _stereo(30.0, loud=(0.0, 30.0))
-    result = detect(
-        loud_vocals,
-        quiet_mix,
-        INPUT_RATE,
-        EnergyDetector(),
-        threshold=0.5,
-        mixture_detector=LoudMixDetector(),
-        music_thresholds=MUSIC,
-    )
+    result = _judge(loud_vocals, quiet_mix)
     assert result.scores["vocals"] is not None and result.scores["vocals"] > 0.8
     assert result.verdict == INCONCLUSIVE
     assert "no detector calibrated on real singing judged them" in result.reasons[1]
@@ -158,16 +158,7 @@ def test_a_quiet_mix_with_vocals_is_not_authentic_until_the_vocals_are_judged() 
 
 def test_vocals_judged_by_a_detector_calibrated_on_singing_allow_authentic() -> None:
     quiet_mix, loud_vocals = _stereo(30.0), _stereo(30.0, loud=(0.0, 30.0))
-    result = detect(
-        loud_vocals,
-        quiet_mix,
-        INPUT_RATE,
-        EnergyDetector(),
-        threshold=0.5,
-        mixture_detector=LoudMixDetector(),
-        music_thresholds=MUSIC,
-        vocals_calibrated=True,
-    )
+    result = _judge(loud_vocals, quiet_mix, vocals_calibrated=True)
     assert result.verdict == LIKELY_AUTHENTIC
     assert decide_verdict(0.0, MUSIC, vocals_present=True, vocals_judged=True) == LIKELY_AUTHENTIC
     assert decide_verdict(0.0, MUSIC, vocals_present=True) == INCONCLUSIVE
@@ -175,31 +166,14 @@ def test_vocals_judged_by_a_detector_calibrated_on_singing_allow_authentic() -> 
 
 def test_a_quiet_mix_without_a_vocal_stem_is_not_authentic() -> None:
     quiet = _stereo(30.0)
-    result = detect(
-        None,
-        quiet,
-        INPUT_RATE,
-        EnergyDetector(),
-        threshold=0.5,
-        mixture_detector=LoudMixDetector(),
-        music_thresholds=MUSIC,
-    )
+    result = _judge(None, quiet)
     assert result.verdict == INCONCLUSIVE
     assert any("calibrated on real singing" in reason for reason in result.reasons)
 
 
 def test_a_quiet_instrumental_mix_is_authentic() -> None:
     quiet = _stereo(30.0)
-    result = detect(
-        quiet,
-        quiet,
-        INPUT_RATE,
-        EnergyDetector(),
-        threshold=0.5,
-        mixture_detector=LoudMixDetector(),
-        music_thresholds=MUSIC,
-        activity=ActiveBetween(50.0, 60.0),
-    )
+    result = _judge(quiet, quiet, activity=ActiveBetween(50.0, 60.0))
     assert result.scores["vocals"] is None
     assert result.verdict == LIKELY_AUTHENTIC
     assert not any("calibrated on real singing" in reason for reason in result.reasons)
@@ -269,16 +243,7 @@ def test_score_track_matches_the_stage_vocal_score() -> None:
 
 def test_report_fragment_is_plain_json() -> None:
     track = _stereo(9.0)
-    result = detect(
-        track,
-        track,
-        INPUT_RATE,
-        EnergyDetector(),
-        threshold=0.5,
-        mixture_detector=LoudMixDetector(),
-        music_thresholds=MUSIC,
-        activity=ActiveBetween(0.0, 5.0),
-    )
+    result = _judge(track, track, activity=ActiveBetween(0.0, 5.0))
     fragment = json.loads(json.dumps(report_fragment(result)))
     assert set(fragment) >= {"verdict", "scores", "thresholds", "timeline", "models", "reasons"}
     assert fragment["models"]["vocal_detector"] == {"name": "energy", "sha256": None}
