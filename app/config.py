@@ -75,6 +75,9 @@ class Settings:
     separator: str = "htdemucs"
     # Empty: the manifest's default vocal detector / mixture detector.
     detector: str = ""
+    # The vocal detector (trained on speech) does not count toward the verdict, so it runs
+    # only where a deployment turns it on here or a job asks for it (JobOptions).
+    run_vocal_detector: bool = False
     mixture_detector: str = ""
     # Empty: the manifest's default speaker encoder (artist identification).
     speaker_encoder: str = ""

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.db import upsert
 from app.errors import Problem, WorkerLostError
+from app.joboptions import JobOptions
 from app.jobsource import JobSource
 from app.tables import ANALYSIS, TERMINAL_STATUSES, Artifact, Job, StageResult, utcnow
 
@@ -36,6 +37,8 @@ class JobRef:
     id: uuid.UUID
     tenant_id: uuid.UUID
     source: JobSource
+    # None for a job submitted before options existed: the deployment's settings decide.
+    options: JobOptions | None = None
 
 
 class TooManyAttemptsError(Problem):
@@ -54,6 +57,7 @@ def create_job(
     batch_id: uuid.UUID | None = None,
     webhook_url: str | None = None,
     metadata: dict[str, Any] | None = None,
+    options: JobOptions | None = None,
     idempotency_key: str | None = None,
     request_hash: str | None = None,
 ) -> Job:
@@ -70,6 +74,7 @@ def create_job(
         source=source.to_json(),
         webhook_url=webhook_url,
         client_metadata=metadata,
+        options=None if options is None else options.to_json(),
         idempotency_key=idempotency_key,
         request_hash=request_hash,
         attempts=0,
@@ -121,7 +126,8 @@ def begin_stage(
     job.next_stage, job.dispatched_at = None, None  # the hand-off is acknowledged
     job.started_at = job.started_at or now
     session.commit()
-    return JobRef(id=job.id, tenant_id=job.tenant_id, source=JobSource.from_json(job.source))
+    options = None if job.options is None else JobOptions.from_json(job.options)
+    return JobRef(job.id, job.tenant_id, JobSource.from_json(job.source), options)
 
 
 def _message_is_current(

@@ -96,6 +96,8 @@ class Job(Base):
     source: Mapped[dict[str, Any]]
     webhook_url: Mapped[str | None] = mapped_column(String(2048))
     client_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", JsonType)
+    # app.joboptions.JobOptions as resolved at submission; NULL for jobs older than options.
+    options: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     error: Mapped[dict[str, Any] | None]
     result: Mapped[dict[str, Any] | None]
     idempotency_key: Mapped[str | None] = mapped_column(String(255))

@@ -14,6 +14,7 @@ from typing import Any
 from app import jobstate
 from app.config import Settings
 from app.db import session_scope, upgrade
+from app.joboptions import JobOptions, deployment_options
 from app.jobsource import JobSource
 from app.services.tenants import create_tenant
 from app.services.voiceprints import LOCAL_TENANT
@@ -38,15 +39,17 @@ def analyze_file(
     settings: Settings,
     out_dir: Path | None = None,
     gallery: GalleryRef | None = None,
+    options: JobOptions | None = None,
 ) -> dict[str, Any]:
     """Analyse ``path`` and return the report; artifacts are copied into ``out_dir``. Artists
-    are matched against ``gallery`` (default: the inline tenant's, which is empty)."""
+    are matched against ``gallery`` (default: the inline tenant's, which is empty); ``options``
+    default to the settings' (``deployment_options``)."""
     runtime = runtime_from(settings, gallery)
     upgrade(settings.database_url)
     job_id = uuid.uuid4()
     with session_scope(settings.database_url) as session:
         tenant_id = create_tenant(session, f"inline-{job_id}")
-    _add_job(runtime, tenant_id, job_id, path, ANALYSIS)
+    _add_job(runtime, tenant_id, job_id, path, ANALYSIS, options or deployment_options(settings))
     report = run_job(runtime, job_id, ANALYSIS)
     report["artifacts"] = _export(runtime.storage, report.get("artifacts", {}), out_dir)
     return report
@@ -83,14 +86,21 @@ def enroll_file(path: Path, runtime: Runtime, artist_id: uuid.UUID) -> dict[str,
 
 
 def _add_job(
-    runtime: Runtime, tenant_id: uuid.UUID, job_id: uuid.UUID, path: Path, pipeline: str
+    runtime: Runtime,
+    tenant_id: uuid.UUID,
+    job_id: uuid.UUID,
+    path: Path,
+    pipeline: str,
+    options: JobOptions | None = None,
 ) -> None:
     key = job_key(tenant_id, job_id, "source")
     with path.open("rb") as fh:
         runtime.storage.put_stream(key, fh, "application/octet-stream")
     with session_scope(runtime.settings.database_url) as session:
         source = JobSource.upload(path.name, key)
-        jobstate.create_job(session, tenant_id, source, job_id=job_id, pipeline=pipeline)
+        jobstate.create_job(
+            session, tenant_id, source, job_id=job_id, pipeline=pipeline, options=options
+        )
         session.commit()
         jobstate.start_job(session, job_id, PIPELINES[pipeline][0].name)
 

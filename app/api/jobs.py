@@ -20,6 +20,7 @@ from app.api.validation import (
 )
 from app.errors import InvalidRequestError, NotFoundError
 from app.hashing import sha256_stream
+from app.joboptions import deployment_options, parse_options
 from app.jobsource import JobSource
 from app.links import artifact_links
 from app.outbound import check_url_source
@@ -111,10 +112,11 @@ def _parse_submission() -> tuple[service.NewJob, Any]:
         upload = check_one_file(files)
         if upload is None:
             raise InvalidRequestError("multipart requests need a 'file' part")
-        raw_metadata = form.get("metadata")
+        raw_metadata, raw_options = form.get("metadata"), form.get("options")
         fields = {
             "webhook_url": form.get("webhook_url"),
             "metadata": None if raw_metadata is None else parse_json(raw_metadata, "metadata"),
+            "options": None if raw_options is None else parse_json(raw_options, "options"),
         }
         source = JobSource.upload(check_filename(upload.filename or "upload"))
         # The request is hashed only to recognise a repeat of an Idempotency-Key.
@@ -148,12 +150,14 @@ def _new_job(
         check_text(webhook, "webhook_url", MAX_URL_CHARS)
         check_url_source(webhook, ctx.settings().allow_private_urls, field="webhook_url")
     metadata = check_metadata(metadata)
+    options = parse_options(fields.get("options"), deployment_options(ctx.settings()))
     if idem is not None and not 1 <= len(idem) <= 255:
         raise InvalidRequestError("Idempotency-Key must be 1 to 255 characters")
     return service.NewJob(
         source=source,
         webhook_url=webhook,
         metadata=metadata,
+        options=options,
         idempotency_key=idem,
         request_hash=service.request_hash(hashed),
     )

@@ -9,6 +9,7 @@ from flask import Blueprint
 from app.api import artists_openapi
 from app.api.openapi_batches import BATCH_PATHS, BATCH_SCHEMAS
 from app.api.openapi_parts import CURSOR, PAGE_LIMIT, errors, page, upload_form
+from app.joboptions import OPTION_HELP
 from app.tables import JOB_STATUSES
 
 bp = Blueprint("openapi", __name__)
@@ -70,6 +71,7 @@ PATHS: dict[str, Any] = {
                     **upload_form(
                         webhook_url={"type": "string"},
                         metadata={"type": "string", "description": "JSON object"},
+                        options={"type": "string", "description": "JSON object: JobOptions"},
                     ),
                     "application/json": {
                         "schema": {"$ref": "#/components/schemas/RemoteSubmission"}
@@ -199,6 +201,15 @@ SCHEMAS: dict[str, Any] = {
             },
             "webhook_url": {"type": "string"},
             "metadata": {"type": "object"},
+            "options": {"$ref": "#/components/schemas/JobOptions"},
+        },
+    },
+    "JobOptions": {
+        "type": "object",
+        "description": "Optional work; an option left out takes the deployment's default",
+        "additionalProperties": False,
+        "properties": {
+            name: {"type": "boolean", "description": text} for name, text in OPTION_HELP.items()
         },
     },
     "Job": {
@@ -210,6 +221,10 @@ SCHEMAS: dict[str, Any] = {
             "progress": {"type": "number", "minimum": 0, "maximum": 1},
             "source": {"type": "object"},
             "metadata": {"type": ["object", "null"]},
+            "options": {
+                "oneOf": [{"$ref": "#/components/schemas/JobOptions"}, {"type": "null"}],
+                "description": "As resolved at submission; null: the deployment's defaults",
+            },
             "batch_id": {"type": ["string", "null"], "format": "uuid"},
             "error": {"oneOf": [{"$ref": "#/components/schemas/Problem"}, {"type": "null"}]},
             "result": {

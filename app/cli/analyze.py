@@ -21,6 +21,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, help="copy the artifacts (canonical audio, stems, timeline PNG) here"
     )
     parser.add_argument(
+        "--vocal-detector",
+        action="store_true",
+        help="also score the vocals with the speech-trained vocal detector (reported, not used "
+        "for the verdict; off by default, SOUNDSCAPE_RUN_VOCAL_DETECTOR=1 turns it on)",
+    )
+    parser.add_argument(
         "--html",
         type=Path,
         metavar="FILE",
@@ -33,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     import logging
 
     from app.config import load_settings
+    from app.joboptions import JobOptions, deployment_options
     from workers.inline import analyze_file, local_gallery
 
     if not args.path.is_file():
@@ -44,7 +51,10 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="soundscape-analyze-") as tmp:
         settings = load_settings(data_dir=Path(tmp), database_url="", broker_url="", storage_url="")
         out = args.out or (Path(tmp) / "export" if args.html else None)
-        report = analyze_file(args.path, settings, out, gallery)
+        options = deployment_options(settings)
+        if args.vocal_detector:
+            options = JobOptions(vocal_detector=True)
+        report = analyze_file(args.path, settings, out, gallery, options)
         if args.html:
             write_html(args.html, args.path, report, keep_links=args.out is not None)
         if args.out is None:

@@ -26,6 +26,7 @@ from app.errors import (
     TooLargeError,
 )
 from app.formats import SNIFF_BYTES, sniff_format
+from app.joboptions import JobOptions
 from app.jobsource import JobSource
 from app.outbound import check_url_source
 from app.queue import enqueue_batch_advance, enqueue_job, enqueue_webhook
@@ -47,6 +48,8 @@ class NewJob:
     metadata: dict[str, Any] | None
     idempotency_key: str | None
     request_hash: str
+    # None: the deployment's defaults (app.joboptions.deployment_options), fixed at submit.
+    options: JobOptions | None = None
     # A reference enrolment (app.services.artists) names its pipeline and its job id ahead.
     pipeline: str = ANALYSIS
     job_id: uuid.UUID | None = None
@@ -117,6 +120,7 @@ def _new_job(
         pipeline=new.pipeline,
         webhook_url=new.webhook_url,
         metadata=new.metadata,
+        options=new.options,
         idempotency_key=new.idempotency_key,
         request_hash=new.request_hash,
     )

@@ -73,11 +73,14 @@ def excerpt(
     return target
 
 
-def submit_file(stack: Stack, key: str, path: Path, **headers: str) -> dict[str, Any]:
+def submit_file(
+    stack: Stack, key: str, path: Path, data: dict[str, str] | None = None, **headers: str
+) -> dict[str, Any]:
     with path.open("rb") as fh:
         response = requests.post(
             f"{stack.api_url}/v1/jobs",
             files={"file": (path.name, fh)},
+            data=data or {},
             headers={"Authorization": f"Bearer {key}", **headers},
             timeout=30,
         )
@@ -119,9 +122,13 @@ def count_rows(stack: Stack, model: Any, job_id: str) -> int:
 
 def test_an_upload_is_processed_to_a_report_with_rows_and_objects(stack, key, audio_dir, tmp_path):
     path = excerpt(audio_dir, tmp_path, SPEECH[0], 0, 6, ".mp3")
-    job = poll(stack, key, submit_file(stack, key, path)["id"], {"succeeded", "failed"})
+    # The speech-trained vocal detector is off by default; this job asks for it.
+    submitted = submit_file(stack, key, path, {"options": '{"vocal_detector": true}'})
+    assert submitted["options"] == {"vocal_detector": True}
+    job = poll(stack, key, submitted["id"], {"succeeded", "failed"})
     assert job["status"] == "succeeded", job["error"]
     report = job["result"]
+    assert report["options"] == {"vocal_detector": True}
     assert report["verdict"] in {"likely_synthetic", "likely_authentic", "inconclusive"}
     assert report["audio"]["duration_seconds"] == pytest.approx(6.0, abs=0.1)
     assert report["audio"]["format"] == "mp3" and len(report["audio"]["sha256"]) == 64
@@ -211,6 +218,11 @@ def test_a_url_source_is_fetched_by_the_worker(stack, key, audio_dir, tmp_path):
         server.shutdown()
     assert job["status"] == "succeeded", job["error"]
     assert job["result"]["audio"]["format"] == "wav"
+    # No options asked for: the deployment's default, the vocal detector off.
+    assert job["options"] == {"vocal_detector": False}
+    assert job["result"]["options"] == {"vocal_detector": False}
+    assert "vocal_detector" not in job["result"]["models"]
+    assert job["result"]["scores"]["vocals"] is None
 
 
 def test_an_s3_key_of_the_tenant_is_scanned(stack, key, audio_dir, tmp_path):

@@ -13,6 +13,7 @@ from workers.compute.audio import resample, to_mono
 from workers.compute.verdict import decide_verdict, explain_verdict, explain_withheld
 from workers.compute.windows import (
     MIN_VOCAL_FRACTION,
+    VOCAL_WINDOW_SECONDS,
     aggregate_track_score,
     extract_windows,
     timeline_at_hop,
@@ -88,16 +89,37 @@ def score_windows(
     are run through the model; the others are None (unknown), never counted as authentic.
     """
     rate, window = detector.sample_rate, detector.window
+    starts, begins, ends, keep = _vocal_windows(len(signal), rate, window, hop_seconds, activity)
+    scored = iter(_run_batches(signal, starts[np.array(keep, dtype=bool)], detector, batch_size))
+    scores = tuple(next(scored) if k else None for k in keep)
+    return WindowScores(source, hop_seconds, begins, ends, scores)
+
+
+def has_vocal_window(duration: float, hop_seconds: float, activity: VocalActivityLike) -> bool:
+    """Whether any vocal-detector-sized window of the track is vocal-active enough to be
+    scored: what ``detect`` calls vocals present when the vocal detector does not run."""
+    rate = 1000  # window bounds to the millisecond are all this needs
+    window = round(VOCAL_WINDOW_SECONDS * rate)
+    keep = _vocal_windows(round(duration * rate), rate, window, hop_seconds, activity)[3]
+    return any(keep)
+
+
+def _vocal_windows(
+    n_samples: int,
+    rate: int,
+    window: int,
+    hop_seconds: float,
+    activity: VocalActivityLike | None,
+) -> tuple[np.ndarray, tuple[float, ...], tuple[float, ...], list[bool]]:
+    """Window starts (samples), spans (seconds) and which windows are vocal-active."""
     hop = max(1, round(hop_seconds * rate))
-    starts = window_starts(len(signal), window, hop)
-    begins, ends = window_bounds_seconds(starts, window, len(signal), rate)
+    starts = window_starts(n_samples, window, hop)
+    begins, ends = window_bounds_seconds(starts, window, n_samples, rate)
     keep = [
         activity is None or activity.fraction_active(b, e) >= MIN_VOCAL_FRACTION
         for b, e in zip(begins, ends, strict=True)
     ]
-    scored = iter(_run_batches(signal, starts[np.array(keep, dtype=bool)], detector, batch_size))
-    scores = tuple(next(scored) if k else None for k in keep)
-    return WindowScores(source, hop_seconds, begins, ends, scores)
+    return starts, begins, ends, keep
 
 
 def _run_batches(
@@ -155,9 +177,9 @@ def detect(
     vocals: np.ndarray | None,
     mixture: np.ndarray,
     sample_rate: int,
-    detector: WindowDetector,
+    detector: WindowDetector | None,
     *,
-    threshold: float,
+    threshold: float | None,
     mixture_detector: MixtureDetector | None = None,
     music_thresholds: MusicThresholds | None = None,
     activity: VocalActivityLike | None = None,
@@ -169,22 +191,19 @@ def detect(
 
     ``vocals`` and ``mixture``: float32 (channels, n) at ``sample_rate`` (any rate; each
     detector down-mixes and resamples). With ``vocals`` None the mixture is scored by the
-    vocal detector too, with a warning. Only the mixture detector, calibrated on real music
-    (``music_thresholds``), decides the verdict; the vocal detector, trained on speech,
-    reports its score and its reason but never makes a track synthetic or authentic, and a
-    track whose vocal-active windows it scored is never likely_authentic unless
-    ``vocals_calibrated`` (its threshold was calibrated on real singing; none is yet:
-    ``workers.compute.verdict``).
+    vocal detector too, with a warning. ``detector`` None: the vocal detector is off (it
+    does not count toward the verdict); whether vocals are present is then read from
+    ``activity`` on windows of the vocal detectors' length. Only the mixture detector,
+    calibrated on real music (``music_thresholds``), decides the verdict; the vocal
+    detector, trained on speech, reports its score and its reason but never makes a track
+    synthetic or authentic, and a track with vocal-active windows is never
+    likely_authentic unless ``vocals_calibrated`` (its threshold was calibrated on real
+    singing; none is yet: ``workers.compute.verdict``).
     """
-    warnings: list[str] = []
-    if vocals is None:
-        warnings.append("no vocal stem: the full mix was scored with the vocal detector")
-    mono = prepare_mono(mixture if vocals is None else vocals, sample_rate, detector.sample_rate)
-    vocal = score_windows(
-        mono, detector, hop_seconds=hop_seconds, batch_size=batch_size, activity=activity
+    duration = mixture.shape[-1] / sample_rate
+    vocal, warnings = _score_vocals(
+        vocals, mixture, sample_rate, detector, hop_seconds, batch_size, activity
     )
-    if vocal.track_score is None:
-        warnings.append("no vocal-active window: the vocal detector scored nothing")
     mix = None
     if mixture_detector is not None:
         mix = score_mixture(mixture, sample_rate, mixture_detector, hop_seconds)
@@ -196,29 +215,32 @@ def detect(
     mix_score = None if mix is None else mix.track_score
     mix_name = "" if mixture_detector is None else mixture_detector.name
     reasons = [explain_verdict(mix_name, mix_score, music_thresholds)]
-    # Vocals count as present when the vocal-active windows were scored, or when there is no
+    # Vocals count as present when vocal-active windows were found, or when there is no
     # stem to tell (then nothing says the track is instrumental).
-    vocals_present = vocals is None or vocal.track_score is not None
-    judged = vocals_calibrated and vocal.track_score is not None
+    if vocal is not None:
+        vocals_present = vocals is None or vocal.track_score is not None
+    else:
+        vocals_present = activity is None or has_vocal_window(duration, hop_seconds, activity)
+    judged = vocals_calibrated and vocal is not None and vocal.track_score is not None
     verdict = decide_verdict(
         mix_score, music_thresholds, vocals_present=vocals_present, vocals_judged=judged
     )
     withheld = explain_withheld(vocals_present, vocals_judged=judged)
     if withheld is not None and verdict != decide_verdict(mix_score, music_thresholds):
         reasons.append(withheld)
-    if vocal.track_score is not None:
+    if vocal is not None and vocal.track_score is not None and detector is not None:
         reasons.append(
             f"vocal detector {detector.name} {vocal.track_score:.4f} (threshold {threshold:.4f}) "
             "is not calibrated on music: reported, not used for the verdict"
         )
-    duration = mixture.shape[-1] / sample_rate
-    models = {"vocal_detector": detector.info}
+    models = {} if detector is None else {"vocal_detector": detector.info}
     if mixture_detector is not None:
         models["mixture_detector"] = mixture_detector.info
+    vocal_score = None if vocal is None else vocal.track_score
     return Detection(
-        scores={"vocals": vocal.track_score, "mixture": mix_score, "overall": mix_score},
+        scores={"vocals": vocal_score, "mixture": mix_score, "overall": mix_score},
         thresholds={
-            "vocals": threshold,
+            "vocals": threshold if detector is not None else None,
             "mixture": None if music_thresholds is None else music_thresholds.synthetic,
             "mixture_authentic": None if music_thresholds is None else music_thresholds.authentic,
         },
@@ -229,10 +251,34 @@ def detect(
             "vocals": _series(vocal, duration, hop_seconds),
             "mixture": _series(mix, duration, hop_seconds),
         },
-        windows=(vocal,) if mix is None else (vocal, mix),
+        windows=tuple(w for w in (vocal, mix) if w is not None),
         models=models,
         warnings=tuple(warnings),
     )
+
+
+def _score_vocals(
+    vocals: np.ndarray | None,
+    mixture: np.ndarray,
+    sample_rate: int,
+    detector: WindowDetector | None,
+    hop_seconds: float,
+    batch_size: int,
+    activity: VocalActivityLike | None,
+) -> tuple[WindowScores | None, list[str]]:
+    """The vocal detector's windows (None when it is off) and the warnings they raise."""
+    if detector is None:
+        return None, []
+    warnings: list[str] = []
+    if vocals is None:
+        warnings.append("no vocal stem: the full mix was scored with the vocal detector")
+    mono = prepare_mono(mixture if vocals is None else vocals, sample_rate, detector.sample_rate)
+    vocal = score_windows(
+        mono, detector, hop_seconds=hop_seconds, batch_size=batch_size, activity=activity
+    )
+    if vocal.track_score is None:
+        warnings.append("no vocal-active window: the vocal detector scored nothing")
+    return vocal, warnings
 
 
 def report_fragment(detection: Detection) -> dict[str, Any]:

@@ -12,6 +12,9 @@ MIN_VOCAL_FRACTION = 0.5
 # The track score averages the top quartile of window scores, at most TOP_SPAN_SECONDS' worth.
 TOP_FRACTION = 0.25
 TOP_SPAN_SECONDS = 10.0
+# The vocal detectors' window (AASIST family: 64,600 samples at 16 kHz). Whether a track has
+# vocals is read on windows of this length, so it reads the same with the vocal detector off.
+VOCAL_WINDOW_SECONDS = 64_600 / 16_000
 
 
 def window_starts(n_samples: int, window: int, hop: int) -> np.ndarray:

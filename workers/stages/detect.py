@@ -3,11 +3,12 @@ vocal detector and decide a verdict. Torch loads only when the stage runs."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import soundfile as sf
 
+from app.joboptions import deployment_options
 from app.jobstate import JobRef
 from workers.compute.report import TIMELINE_HOP_SECONDS
 from workers.networks.roles import ModelInfo
@@ -33,6 +34,8 @@ class DetectOutput:
     models: dict[str, ModelInfo]
     warnings: tuple[str, ...]
     reasons: tuple[str, ...] = ()
+    # The job's options as this stage applied them (app.joboptions.JobOptions.to_json()).
+    options: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -43,6 +46,7 @@ class DetectOutput:
             "models": {role: info.as_dict() for role, info in self.models.items()},
             "warnings": list(self.warnings),
             "reasons": list(self.reasons),
+            "options": dict(self.options),
         }
 
     @classmethod
@@ -56,6 +60,7 @@ class DetectOutput:
             models,
             tuple(raw["warnings"]),
             tuple(raw.get("reasons", ())),
+            dict(raw.get("options", {})),
         )
 
     def report(self) -> dict[str, Any]:
@@ -73,7 +78,10 @@ def run(runtime: Runtime, job: JobRef, inputs: DetectInput) -> DetectOutput:
     from workers.networks.weights import music_thresholds, shipped_threshold, with_domain
 
     settings = runtime.settings
-    vocal_name, detector = _load(runtime, "vocal-detector", settings.detector)
+    options = job.options or deployment_options(settings)
+    vocal_name, detector = "", None
+    if options.vocal_detector:
+        vocal_name, detector = _load(runtime, "vocal-detector", settings.detector)
     mix_name, mixture_detector, thresholds = "", None, None
     if specs_with_default("mixture-detector") or settings.mixture_detector:
         mix_name, mixture_detector = _load(runtime, "mixture-detector", settings.mixture_detector)
@@ -88,16 +96,17 @@ def run(runtime: Runtime, job: JobRef, inputs: DetectInput) -> DetectOutput:
         mixture.T,
         int(rate),
         detector,
-        threshold=shipped_threshold(vocal_name),
+        threshold=shipped_threshold(vocal_name) if detector is not None else None,
         mixture_detector=mixture_detector,
         music_thresholds=thresholds,
         activity=inputs.separate.activity,
         hop_seconds=TIMELINE_HOP_SECONDS,
-        vocals_calibrated=_calibrated_on_singing(with_domain(detector.info)),
+        vocals_calibrated=detector is not None
+        and _calibrated_on_singing(with_domain(detector.info)),
     )
     output = DetectOutput.from_json(report_fragment(result))
     models = {role: with_domain(info) for role, info in output.models.items()}
-    return replace(output, models=models)
+    return replace(output, models=models, options=options.to_json())
 
 
 def _load(runtime: Runtime, role: str, configured: str) -> tuple[str, Any]:

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from app import create_app
 from app.services.tenants import create_key
 from tests.conftest import make_tone_file
 
@@ -312,3 +313,48 @@ def test_a_webhook_url_into_a_private_network_is_refused(client, api_key, wav_by
     response = upload(client, api_key, wav_bytes, webhook_url=url)
     assert response.status_code == 400
     assert "webhook_url resolves to a non-public address" in response.get_json()["detail"]
+
+
+def test_a_job_without_options_gets_the_deployments_vocal_detector_choice(
+    client, api_key, wav_bytes, migrated_settings
+):
+    assert upload(client, api_key, wav_bytes).get_json()["options"] == {"vocal_detector": False}
+    on = create_app(replace(migrated_settings, run_vocal_detector=True)).test_client()
+    assert upload(on, api_key, wav_bytes).get_json()["options"] == {"vocal_detector": True}
+
+
+def test_a_job_can_turn_the_vocal_detector_on_in_a_form_or_a_json_body(client, api_key, wav_bytes):
+    options = json.dumps({"vocal_detector": True})
+    job = upload(client, api_key, wav_bytes, options=options).get_json()
+    assert job["options"] == {"vocal_detector": True}
+    polled = client.get(f"/v1/jobs/{job['id']}", headers=auth(api_key)).get_json()
+    assert polled["options"] == {"vocal_detector": True}
+    remote = client.post(
+        "/v1/jobs",
+        json={"source": {"url": "http://93.184.216.34/a.mp3"}, "options": {"vocal_detector": True}},
+        headers=auth(api_key),
+    )
+    assert remote.status_code == 202 and remote.get_json()["options"] == {"vocal_detector": True}
+
+
+@pytest.mark.parametrize(
+    ("options", "detail"),
+    [
+        ("[true]", "options must be a JSON object"),
+        ('{"vocal_detector": "yes"}', "options.vocal_detector must be true or false"),
+        ('{"speech": true}', "unknown option 'speech'; the options are: vocal_detector"),
+        ("{not json", "options"),
+    ],
+)
+def test_bad_options_are_400_naming_the_problem(client, api_key, wav_bytes, options, detail):
+    response = upload(client, api_key, wav_bytes, options=options)
+    assert response.status_code == 400
+    assert detail in response.get_json()["detail"]
+
+
+def test_options_are_part_of_the_idempotent_request(client, api_key, wav_bytes):
+    headers = {"Idempotency-Key": "options-1"}
+    first = upload(client, api_key, wav_bytes, headers=headers)
+    assert first.status_code == 202
+    other = upload(client, api_key, wav_bytes, headers=headers, options='{"vocal_detector": true}')
+    assert other.status_code == 422

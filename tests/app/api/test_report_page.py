@@ -180,9 +180,11 @@ def test_an_authentic_report_says_why_it_has_no_regions(
     with session_scope(migrated_settings.database_url) as session:
         assert jobstate.start_job(session, job_id, "ingest")
         report = {**REPORT, "verdict": "likely_authentic", "regions": [], "artist_matches": []}
+        report["options"] = {"vocal_detector": False}
         assert jobstate.succeed_job(session, job_id, report)
     _, html = page(client, job_id, api_key)
     assert "No region of the track looks synthetic (the track is judged authentic)" in html
+    assert "Options: vocal detector off (the speech-trained vocal detector does not" in html
     assert "No known artist" in html and "No timeline picture" in html
 
 

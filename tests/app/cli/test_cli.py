@@ -73,6 +73,17 @@ def test_analyze_json_prints_exactly_the_report(audio_dir, tmp_path):
     report = json.loads(done.stdout)
     assert report["verdict"] in {"likely_synthetic", "likely_authentic", "inconclusive"}
     assert report["audio"]["duration_seconds"] == 5.0
+    # The speech-trained vocal detector does not count toward the verdict: off by default.
+    assert report["options"] == {"vocal_detector": False}
+    assert "vocal_detector" not in report["models"]
+    assert report["scores"]["vocals"] is None and report["timeline"]["vocals"] == []
+
+
+def test_analyze_runs_the_vocal_detector_when_asked(audio_dir, tmp_path):
+    clip = str(speech_clip(audio_dir, tmp_path))
+    done = soundscape("analyze", clip, "--json", "--vocal-detector", env=cli_env(tmp_path))
+    report = json.loads(done.stdout)
+    assert report["options"] == {"vocal_detector": True}
     assert report["models"]["vocal_detector"]["name"] == "aasist"
     assert len(report["timeline"]["vocals"]) == 5
 

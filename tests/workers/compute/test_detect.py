@@ -329,3 +329,45 @@ def test_a_silent_stretch_of_the_mix_is_unscored_by_the_mixture_detector_and_sai
     assert any("too quiet to score" in w for w in partly.warnings)
     assert nothing.scores["mixture"] is None and nothing.verdict == INCONCLUSIVE
     assert "scored nothing" in nothing.reasons[0]
+
+
+def _judge_without_vocal_detector(mix: np.ndarray, activity: ActiveBetween) -> Detection:
+    return detect(
+        mix,
+        mix,
+        INPUT_RATE,
+        None,
+        threshold=None,
+        mixture_detector=LoudMixDetector(),
+        music_thresholds=MUSIC,
+        activity=activity,
+    )
+
+
+def test_with_the_vocal_detector_off_vocals_are_neither_scored_nor_reported() -> None:
+    quiet = _stereo(30.0)
+    result = _judge_without_vocal_detector(quiet, ActiveBetween(0.0, 30.0))
+    assert result.scores["vocals"] is None and result.thresholds["vocals"] is None
+    assert set(result.models) == {"mixture_detector"}
+    assert result.timeline["vocals"] == [] and len(result.windows) == 1
+    assert result.warnings == ()  # nothing was asked of the vocals, nothing is missing
+
+
+@pytest.mark.parametrize(
+    ("activity", "verdict"),
+    [
+        (ActiveBetween(0.0, 30.0), INCONCLUSIVE),  # sung throughout
+        (ActiveBetween(10.0, 12.1), INCONCLUSIVE),  # one 4 s window just half sung
+        (ActiveBetween(10.0, 11.9), LIKELY_AUTHENTIC),  # no window half sung
+        (ActiveBetween(50.0, 60.0), LIKELY_AUTHENTIC),  # instrumental
+    ],
+)
+def test_with_the_vocal_detector_off_vocals_present_reads_the_same_windows(
+    activity: ActiveBetween, verdict: str
+) -> None:
+    """A quiet (authentic-looking) mix: likely_authentic only without vocals, and the
+    verdict is the one the vocal detector's own 4 s windows would have given."""
+    quiet = _stereo(30.0)
+    off = _judge_without_vocal_detector(quiet, activity)
+    on = _judge(quiet, quiet, activity=activity)
+    assert off.verdict == on.verdict == verdict
