@@ -34,6 +34,7 @@ from app.tables import (
 )
 from tests.conftest import SONG, SPEECH
 from tests.integration.conftest import BUCKET, Stack, wait_until
+from tests.workers.compute.test_ingest import spoil_ogg_pages
 
 pytestmark = pytest.mark.integration
 STAGES = ["ingest", "separate", "identify", "detect", "localize", "finalize"]
@@ -241,6 +242,18 @@ def test_an_s3_key_of_the_tenant_is_scanned(stack, key, audio_dir, tmp_path):
     assert response.status_code == 202, response.text
     job = poll(stack, key, response.json()["id"], {"succeeded", "failed"})
     assert job["status"] == "succeeded", job["error"]
+
+
+def test_an_ogg_with_one_bad_packet_is_analysed_and_the_report_says_so(
+    stack, key, audio_dir, tmp_path
+):
+    whole = excerpt(audio_dir, tmp_path, SPEECH[0], 0, 8, ".ogg")
+    damaged = tmp_path / "damaged.ogg"
+    assert spoil_ogg_pages(whole, damaged, every=1000, start=0.5) == 1
+    job = poll(stack, key, submit_file(stack, key, damaged)["id"], {"succeeded", "failed"})
+    assert job["status"] == "succeeded", job["error"]
+    assert any("undecodable packets" in w for w in job["result"]["warnings"])
+    assert job["result"]["audio"]["duration_seconds"] == pytest.approx(8.0, abs=0.1)
 
 
 def test_a_corrupt_file_fails_its_job_with_a_specific_code(stack, key, audio_dir, tmp_path):

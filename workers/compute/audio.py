@@ -73,41 +73,56 @@ def decode_file(
     size gives the length up front, so the result is filled in place and peak memory is
     about one decoded copy, not the three a captured pipe and a transpose would take.
     """
+    return _decode(path, sample_rate, channels, max_seconds, strict)[0]
+
+
+def decode_damaged(
+    path: Path | str, sample_rate: int, channels: int, max_seconds: float | None = None
+) -> tuple[np.ndarray, int]:
+    """Decode a stream with undecodable packets, skipping them as players do: the samples
+    (as ``decode_file``) and the number of decoder error messages (one to three per bad
+    packet; "Last message repeated N times" counts N more)."""
+    samples, stderr = _decode(path, sample_rate, channels, max_seconds, strict=False)
+    errors = 0
+    for line in stderr.splitlines():
+        repeated = re.search(r"Last message repeated (\d+) times", line)
+        errors += int(repeated.group(1)) if repeated else int(bool(line.strip()))
+    return samples, errors
+
+
+def count_packets(path: Path | str) -> int:
+    """Packets of the first audio stream, counted by demuxing (no decoding); 0 if unknown."""
+    proc = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_packets", "-select_streams", "a:0"]
+        + ["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    text = proc.stdout.strip().split(",")[0] if proc.returncode == 0 else ""
+    return int(text) if text.isdigit() else 0
+
+
+def _decode(
+    path: Path | str,
+    sample_rate: int,
+    channels: int,
+    max_seconds: float | None,
+    strict: bool,
+) -> tuple[np.ndarray, str]:
     with tempfile.TemporaryDirectory(prefix="soundscape-decode-") as tmp:
         raw = Path(tmp) / "samples.f32"
-        cmd = [
-            "ffmpeg",
-            "-nostdin",
-            "-v",
-            "error",
-            *(["-xerror"] if strict else []),
-            "-i",
-            str(path),
-        ]
+        cmd = ["ffmpeg", "-nostdin", "-v", "error", *(["-xerror"] if strict else [])]
+        cmd += ["-i", str(path)]
         if max_seconds is not None:
             cmd += ["-t", f"{max_seconds:.3f}"]
-        cmd += [
-            "-map",
-            "0:a:0",
-            "-vn",
-            "-ac",
-            str(channels),
-            "-ar",
-            str(sample_rate),
-            "-af",
-            "aresample=resampler=soxr",
-            "-f",
-            "f32le",
-            "-acodec",
-            "pcm_f32le",
-            "-y",
-            str(raw),
-        ]
-        proc = subprocess.run(cmd, capture_output=True, check=False)
+        cmd += ["-map", "0:a:0", "-vn", "-ac", str(channels), "-ar", str(sample_rate)]
+        cmd += ["-af", "aresample=resampler=soxr", "-f", "f32le", "-acodec", "pcm_f32le"]
+        proc = subprocess.run([*cmd, "-y", str(raw)], capture_output=True, check=False)
+        stderr = proc.stderr.decode("utf-8", "replace")
         if proc.returncode != 0:
-            detail = _first_line(proc.stderr.decode("utf-8", "replace"))
-            raise CorruptAudioError(detail or "ffmpeg could not decode the audio")
-        return read_interleaved(raw, channels)
+            raise CorruptAudioError(_first_line(stderr) or "ffmpeg could not decode the audio")
+        return read_interleaved(raw, channels), stderr
 
 
 def read_interleaved(raw: Path, channels: int, block_frames: int = 1 << 18) -> np.ndarray:

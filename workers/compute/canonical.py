@@ -18,13 +18,16 @@ from app.errors import (
 )
 from app.formats import SNIFF_BYTES, sniff_format, wav_length_unknown
 from app.hashing import sha256_file
-from workers.compute.audio import decode_file, probe_file
+from workers.compute.audio import count_packets, decode_damaged, decode_file, probe_file
 
 CANONICAL_RATE = 44100
 CANONICAL_CHANNELS = 2
 SILENCE_PEAK_DBFS = -60.0
 # A decode that yields less than this share of the duration the header declares is truncated.
 TRUNCATION_RATIO = 0.9
+# A stream whose decoder reports errors on at most this share of its packets is analysed
+# with the bad packets skipped (as players do) and a warning; past it, it is corrupt.
+MAX_DAMAGED_SHARE = 0.01
 # BS.1770-4 gating: 400 ms blocks every 100 ms (75 % overlap), absolute gate -70 LUFS.
 LOUDNESS_BLOCK_SECONDS = 0.4
 LOUDNESS_STEP_SECONDS = 0.1
@@ -54,6 +57,7 @@ class TrackInfo:
 class IngestedTrack:
     info: TrackInfo
     canonical: np.ndarray  # float32 (2, n) at 44.1 kHz
+    warnings: tuple[str, ...] = ()
 
 
 def ingest_file(path: Path, max_duration: float, min_duration: float = 0.5) -> IngestedTrack:
@@ -72,9 +76,7 @@ def ingest_file(path: Path, max_duration: float, min_duration: float = 0.5) -> I
     # A WAV written to a pipe declares no length: its last packet is short by design, which
     # ffmpeg's strict mode calls corrupt, and no declared length exists to be cut short of.
     strict = not (fmt == "wav" and wav_length_unknown(head))
-    samples = decode_file(
-        path, CANONICAL_RATE, CANONICAL_CHANNELS, max_seconds=max_duration + 1.0, strict=strict
-    )
+    samples, warnings = _decode_canonical(path, max_duration + 1.0, strict)
     duration = samples.shape[1] / CANONICAL_RATE
     _check_duration(duration, probe.duration_seconds, max_duration, min_duration)
     peak = _peak_dbfs(samples)
@@ -92,7 +94,32 @@ def ingest_file(path: Path, max_duration: float, min_duration: float = 0.5) -> I
         loudness_lufs=integrated_loudness(samples, CANONICAL_RATE),
         peak_dbfs=round(peak, 2),
     )
-    return IngestedTrack(info=info, canonical=samples)
+    return IngestedTrack(info=info, canonical=samples, warnings=warnings)
+
+
+def _decode_canonical(
+    path: Path, max_seconds: float, strict: bool
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The canonical samples; a stream with a few undecodable packets is decoded past them
+    (catalogues hold such files, and players play them), with a warning saying how much."""
+    try:
+        return decode_file(path, CANONICAL_RATE, CANONICAL_CHANNELS, max_seconds, strict), ()
+    except CorruptAudioError as strict_error:
+        if not strict:
+            raise
+        samples, errors = decode_damaged(path, CANONICAL_RATE, CANONICAL_CHANNELS, max_seconds)
+        packets = count_packets(path)
+        if packets == 0 or errors > MAX_DAMAGED_SHARE * packets:
+            raise CorruptAudioError(
+                f"{strict_error}; {errors} decoding errors in {packets} packets, more than "
+                f"the {MAX_DAMAGED_SHARE:.0%} of packets that may be skipped"
+            ) from None
+    seconds = samples.shape[1] / CANONICAL_RATE
+    lost = min(errors, packets) * seconds / packets
+    return samples, (
+        f"the file has undecodable packets: {errors} decoding errors in {packets} packets "
+        f"were skipped (at most {lost:.2f} s of {seconds:.1f} s of audio); the rest was analysed",
+    )
 
 
 def _check_duration(decoded: float, declared: float | None, max_s: float, min_s: float) -> None:

@@ -34,9 +34,12 @@ class IngestOutput:
     loudness_lufs: float | None
     peak_dbfs: float
     canonical_key: str
+    warnings: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, info: TrackInfo, canonical_key: str) -> IngestOutput:
+    def of(
+        cls, info: TrackInfo, canonical_key: str, warnings: tuple[str, ...] = ()
+    ) -> IngestOutput:
         return cls(
             info.duration_seconds,
             info.sample_rate,
@@ -47,6 +50,7 @@ class IngestOutput:
             info.loudness_lufs,
             info.peak_dbfs,
             canonical_key,
+            warnings,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -54,11 +58,12 @@ class IngestOutput:
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> IngestOutput:
-        return cls(**raw)
+        return cls(**{**raw, "warnings": tuple(raw.get("warnings", ()))})
 
     def report(self) -> dict[str, Any]:
-        audio = {k: v for k, v in asdict(self).items() if k != "canonical_key"}
-        return {"audio": audio, "artifacts": {"canonical": self.canonical_key}}
+        audio = {k: v for k, v in asdict(self).items() if k not in ("canonical_key", "warnings")}
+        fragment = {"audio": audio, "artifacts": {"canonical": self.canonical_key}}
+        return {**fragment, "warnings": list(self.warnings)} if self.warnings else fragment
 
 
 def run(runtime: Runtime, job: JobRef, inputs: IngestInput) -> IngestOutput:
@@ -72,7 +77,7 @@ def run(runtime: Runtime, job: JobRef, inputs: IngestInput) -> IngestOutput:
         facts = {k: v for k, v in track.info.as_dict().items() if k != "format"}
         upsert(session, Track, {"job_id": job.id}, {**facts, "created_at": utcnow()})
         session.commit()
-    return IngestOutput.of(track.info, key)
+    return IngestOutput.of(track.info, key, track.warnings)
 
 
 def fetch_source(runtime: Runtime, source: JobSource, target: Path) -> Path:

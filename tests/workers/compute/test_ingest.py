@@ -20,6 +20,7 @@ from tests.conftest import SPEECH, make_tone_file
 from workers.compute.audio import decode_file, read_interleaved
 from workers.compute.canonical import (
     CANONICAL_RATE,
+    MAX_DAMAGED_SHARE,
     ingest_file,
     integrated_loudness,
     write_flac,
@@ -125,6 +126,62 @@ def test_a_file_with_garbled_data_is_corrupt(audio_dir, tmp_path, ffmpeg, suffix
     bad.write_bytes(bytes(data))
     with pytest.raises(CorruptAudioError):
         ingest_file(bad, max_duration=600)
+
+
+def _ogg_crc(page: bytes) -> int:
+    """The Ogg page checksum (CRC-32, polynomial 0x04C11DB7, no reflection, zero init)."""
+    crc = 0
+    for byte in page:
+        crc ^= byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
+        crc &= 0xFFFFFFFF
+    return crc
+
+
+def spoil_ogg_pages(path: Path, target: Path, every: int, start: float) -> int:
+    """Garble the first 40 bytes of every ``every``-th Ogg page from the one ``start`` of the
+    way into the file (0.5: the middle), and
+    give each its right checksum again: the container is intact, the packet is not (what
+    a bad copy or a bit flip in an archive does). Returns how many pages were spoiled."""
+    data = bytearray(path.read_bytes())
+    pages, at = [], 0
+    while (at := data.find(b"OggS", at)) >= 0:
+        segments = data[at + 26]
+        size = 27 + segments + sum(data[at + 27 : at + 27 + segments])
+        pages.append((at, segments, size))
+        at += size
+    spoiled = pages[int(start * len(pages)) :: every]
+    for at, segments, size in spoiled:
+        body = at + 27 + segments
+        data[body : body + 40] = bytes((b * 7 + 13) & 0xFF for b in data[body : body + 40])
+        data[at + 22 : at + 26] = bytes(4)
+        data[at + 22 : at + 26] = _ogg_crc(bytes(data[at : at + size])).to_bytes(4, "little")
+    target.write_bytes(bytes(data))
+    return len(spoiled)
+
+
+def test_an_ogg_with_one_undecodable_packet_is_analysed_with_a_warning(audio_dir, tmp_path, ffmpeg):
+    whole = speech_file(audio_dir, tmp_path, ".ogg", seconds=12.0)
+    damaged = tmp_path / "damaged.ogg"
+    assert spoil_ogg_pages(whole, damaged, every=1000, start=0.5) == 1
+    with pytest.raises(CorruptAudioError):
+        decode_file(damaged, CANONICAL_RATE, 2)  # strict decoding refuses it
+    track = ingest_file(damaged, max_duration=600)
+    assert track.info.duration_seconds == pytest.approx(12.0, abs=0.1)
+    (warning,) = track.warnings
+    assert "undecodable packets" in warning and "were skipped" in warning
+    assert ingest_file(whole, max_duration=600).warnings == ()
+
+
+def test_an_ogg_with_more_bad_packets_than_the_documented_share_is_corrupt(
+    audio_dir, tmp_path, ffmpeg
+):
+    whole = speech_file(audio_dir, tmp_path, ".ogg", seconds=12.0)
+    damaged = tmp_path / "damaged.ogg"
+    assert spoil_ogg_pages(whole, damaged, every=2, start=0.3) > 3
+    with pytest.raises(CorruptAudioError, match=f"more than the {MAX_DAMAGED_SHARE:.0%}"):
+        ingest_file(damaged, max_duration=600)
 
 
 def test_an_empty_file_is_refused(tmp_path):
