@@ -102,6 +102,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "broker_url": settings.broker_url,
         "broker_transport_options": transport,
         "broker_connection_retry_on_startup": True,
+        # A worker outlives any broker outage: it retries the connection for ever (the
+        # default gives up after 100 tries, about 50 minutes, and the worker exits).
+        "broker_connection_max_retries": None,
+        # A stage running when the connection drops finishes and stores its output; its
+        # message, unacknowledged, comes back later and is dropped as a duplicate. Canceling
+        # it instead would throw away minutes of GPU work for a blip.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,

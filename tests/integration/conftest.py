@@ -4,6 +4,8 @@ Celery worker processes. A missing service fails the tests with a message naming
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -115,6 +117,8 @@ class Stack:
     def __init__(self, env: dict[str, str], settings: Settings, logs: Path) -> None:
         self.env, self.settings, self.logs = env, settings, logs
         self.worker: subprocess.Popen[bytes] | None = None
+        # Workers started as the deployment starts them (``start_role``), by role.
+        self.roles: dict[str, subprocess.Popen[bytes]] = {}
         self.api: subprocess.Popen[bytes] | None = None
         self.api_url = ""
 
@@ -151,6 +155,13 @@ class Stack:
             ],
         )
 
+    def start_role(self, role: str) -> subprocess.Popen[bytes]:
+        """Start a worker with the options of docker/entrypoint.sh's ``role`` (worker-cpu,
+        worker-gpu): the processes a deployment runs, not a test's own mix."""
+        cmd = [sys.executable, "-m", "app.cli", "worker", *deployed_worker_args(role)]
+        self.roles[role] = self._spawn(role, cmd)
+        return self.roles[role]
+
     def ensure_worker(self) -> None:
         if self.worker is None or self.worker.poll() is not None:
             self.start_worker()
@@ -173,13 +184,26 @@ class Stack:
         )
 
     def stop(self) -> None:
-        for proc in (self.worker, self.api):
+        for proc in (self.worker, *self.roles.values(), self.api):
             if proc is not None and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 try:
                     proc.wait(timeout=20)
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, signal.SIGKILL)
+
+
+def deployed_worker_args(role: str) -> list[str]:
+    """The ``soundscape worker`` options that docker/entrypoint.sh gives ``role``, with its
+    ``${NAME:-default}`` variables at their defaults."""
+    script = (PROJECT_ROOT / "docker" / "entrypoint.sh").read_text()
+    found = re.search(
+        rf"^\s*{re.escape(role)}\)\s*exec soundscape worker (.*?) \"\$@\"", script, re.M
+    )
+    if found is None:
+        raise LookupError(f"docker/entrypoint.sh starts no worker for the role {role}")
+    line = re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", found.group(1))
+    return shlex.split(line)
 
 
 def stack_env(
@@ -212,8 +236,9 @@ def stack_env(
     return env | {"SOUNDSCAPE_" + key.upper(): value for key, value in values.items()}
 
 
-def start_stack(env: dict[str, str], data_dir: Path) -> Stack:
-    """Create the bucket, migrate, start gunicorn and a worker."""
+def start_stack(env: dict[str, str], data_dir: Path, worker: bool = True) -> Stack:
+    """Create the bucket, migrate, start gunicorn and (unless told not to) a worker of
+    both queues."""
     import boto3
 
     from app.db import upgrade
@@ -226,7 +251,8 @@ def start_stack(env: dict[str, str], data_dir: Path) -> Stack:
     upgrade(settings.database_url)
     running = Stack(env, settings, data_dir)
     running.start_api()
-    running.start_worker()
+    if worker:
+        running.start_worker()
     return running
 
 
