@@ -28,14 +28,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _playlist(seconds: float) -> Any:
-    """bench_separate's playlist mix, (2, n) float32 at 44.1 kHz."""
+def _bench_separate() -> Any:
+    """benchmarks/bench_separate.py as a module: its playlist and its RSS sampler."""
     spec = importlib.util.spec_from_file_location(
         "bench_separate", ROOT / "benchmarks" / "bench_separate.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def _playlist(seconds: float) -> Any:
+    """bench_separate's playlist mix, (2, n) float32 at 44.1 kHz."""
+    module = _bench_separate()
     return module._playlist_mix(seconds), module.SR
 
 
@@ -77,13 +83,20 @@ def _measure(path: str, seconds: float, threads: int, vocal_detector: bool, queu
         with session_scope(settings.database_url) as session:
             tenant_id = create_tenant(session, f"bench-{job_id}")
         _add_job(runtime, tenant_id, job_id, Path(path), ANALYSIS, JobOptions(vocal_detector))
-        stages, times = PIPELINES[ANALYSIS], {}
+        stages, times, peaks = PIPELINES[ANALYSIS], {}, {}
+        sampler_class = _bench_separate().RssSampler
         for stage in stages:
             start = time.perf_counter()
-            execute_stage(runtime, stage, str(job_id), stages=stages)
+            with sampler_class() as sampler:
+                execute_stage(runtime, stage, str(job_id), stages=stages)
             times[stage.name] = time.perf_counter() - start
+            peaks[stage.name] = sampler.peak_mb
     queue.put(
-        {"stages": times, "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        {
+            "stages": times,
+            "peaks": peaks,
+            "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
     )
 
 
@@ -115,11 +128,14 @@ def main(argv: list[str] | None = None) -> int:
             row = run_one(path, seconds, args.threads, args.vocal_detector)
             path.unlink()
             total = sum(row["stages"].values())
-            parts = "  ".join(f"{name} {t / seconds:.4f}" for name, t in row["stages"].items())
+            parts = "  ".join(
+                f"{name} {t / seconds:.4f} s/s {row['peaks'][name]:.0f} MB"
+                for name, t in row["stages"].items()
+            )
             print(
                 f"{minutes:5.1f} min: {total / seconds:.4f} s per s of audio "
                 f"({seconds / total:.1f}x real time), peak RSS {row['rss_peak_mb']:.0f} MB; "
-                f"per stage (s/s): {parts}",
+                f"per stage (time per s of audio, peak RSS): {parts}",
                 flush=True,
             )
     return 0

@@ -86,13 +86,15 @@ def run(runtime: Runtime, job: JobRef, inputs: DetectInput) -> DetectOutput:
     if specs_with_default("mixture-detector") or settings.mixture_detector:
         mix_name, mixture_detector = _load(runtime, "mixture-detector", settings.mixture_detector)
         thresholds = music_thresholds(mix_name)
+    vocals = None  # the stem is read only for the vocal detector; activity says the rest
     with runtime.workdir() as tmp:
-        runtime.storage.get_file(inputs.separate.vocals_key, tmp / "vocals.flac")
+        if detector is not None:
+            runtime.storage.get_file(inputs.separate.vocals_key, tmp / "vocals.flac")
+            vocals = sf.read(tmp / "vocals.flac", dtype="float32", always_2d=True)[0].T
         runtime.storage.get_file(inputs.ingest.canonical_key, tmp / "mix.flac")
-        vocals, rate = sf.read(tmp / "vocals.flac", dtype="float32", always_2d=True)
-        mixture, _ = sf.read(tmp / "mix.flac", dtype="float32", always_2d=True)
+        mixture, rate = sf.read(tmp / "mix.flac", dtype="float32", always_2d=True)
     result = detect(
-        vocals.T,
+        vocals,
         mixture.T,
         int(rate),
         detector,
