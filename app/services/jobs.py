@@ -219,10 +219,20 @@ def cancel_job(session: Session, settings: Settings, tenant_id: uuid.UUID, job_i
     if not canceled and job.status != "canceled":
         raise ConflictError(f"job {job_id} already {job.status}; it can no longer be canceled")
     if canceled and job.webhook_url:
-        enqueue_webhook(settings, str(job.id))
+        _after_cancel(enqueue_webhook, settings, str(job.id))
     if canceled and job.batch_id is not None:
-        enqueue_batch_advance(settings, str(tenant_id), str(job.batch_id))
+        _after_cancel(enqueue_batch_advance, settings, str(tenant_id), str(job.batch_id))
     return job
+
+
+def _after_cancel(enqueue: Any, settings: Settings, *args: str) -> None:
+    """The cancel is saved, and the database is the truth: a broker that cannot be reached
+    now does not undo it or turn the answer into an error (the batch sweep advances a
+    batch whose message was lost)."""
+    try:
+        enqueue(settings, *args)
+    except (KombuOperationalError, OSError):
+        log.warning("broker unreachable after a cancel: %s%s not sent", enqueue.__name__, args)
 
 
 def request_hash(parts: dict[str, Any]) -> str:

@@ -5,6 +5,7 @@ holds a stage in flight. The same worker processes then finish the jobs."""
 from __future__ import annotations
 
 import http.server
+import json
 import shutil
 import tempfile
 import threading
@@ -36,28 +37,39 @@ FAST_RECOVERY = {
 ROLES = ("worker-cpu", "worker-gpu")
 
 
-class HeldSource(http.server.BaseHTTPRequestHandler):
+class HeldSource:
     """A client's file server that sends half the file, then holds the download open until
     ``release`` is set: the ingest stage stays in flight on the CPU worker meanwhile."""
 
-    body = b""
-    started = threading.Event()
-    release = threading.Event()
+    def __init__(self, body: bytes) -> None:
+        self.started, self.release = threading.Event(), threading.Event()
+        held = self
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        half = len(self.body) // 2
-        self.send_response(200)
-        self.send_header("Content-Type", "audio/wav")
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body[:half])
-        self.wfile.flush()
-        type(self).started.set()
-        type(self).release.wait(120)
-        self.wfile.write(self.body[half:])
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                self.send_response(200)
+                self.send_header("Content-Type", "audio/wav")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                held.started.set()
+                held.release.wait(120)
+                self.wfile.write(body[len(body) // 2 :])
 
-    def log_message(self, *args: Any) -> None:
-        return
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/track.wav"
+
+    def __enter__(self) -> HeldSource:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.server.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -99,10 +111,42 @@ def key(deployed: Stack) -> str:
     return create_key(deployed.settings.database_url, f"outage-{uuid.uuid4().hex[:6]}")
 
 
-def submit_url(stack: Stack, key: str, url: str) -> str:
+class Receiver:
+    """A client's webhook endpoint: records every delivery and answers 204."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], dict[str, Any]]] = []
+        received = self.received
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers["content-length"]))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                received.append((headers, json.loads(body)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+    def __enter__(self) -> Receiver:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+
+    def ids(self) -> list[str]:
+        return [headers["webhook-id"] for headers, _ in self.received]
+
+
+def submit_url(stack: Stack, key: str, url: str, webhook_url: str | None = None) -> str:
     response = requests.post(
         f"{stack.api_url}/v1/jobs",
-        json={"source": {"url": url}},
+        json={"source": {"url": url}, **({"webhook_url": webhook_url} if webhook_url else {})},
         headers={"Authorization": f"Bearer {key}"},
         timeout=30,
     )
@@ -127,25 +171,40 @@ def ended_or_exited(stack: Stack, key: str, job_id: str) -> dict[str, Any] | Non
 def test_the_workers_outlive_a_redis_outage_with_a_stage_in_flight(
     deployed, broker, key, audio_dir, tmp_path
 ):
-    HeldSource.body = excerpt(audio_dir, tmp_path, SPEECH[0], 0, 5, ".wav").read_bytes()
-    source = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HeldSource)
-    threading.Thread(target=source.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{source.server_address[1]}/track.wav"
-        job_id = submit_url(deployed, key, url)
-        wait_until(HeldSource.started.is_set, 120, "ingest to start downloading")
+    body = excerpt(audio_dir, tmp_path, SPEECH[0], 0, 5, ".wav").read_bytes()
+    with HeldSource(body) as source:
+        job_id = submit_url(deployed, key, source.url)
+        wait_until(source.started.is_set, 120, "ingest to start downloading")
         broker.stop()  # ingest's message is in flight, unacknowledged, on the CPU worker
         time.sleep(5)
         broker.start()  # empty: whatever the broker held is gone
         back = time.monotonic()
-        HeldSource.release.set()
+        source.release.set()
         job = wait_until(lambda: ended_or_exited(deployed, key, job_id), 300, "the job to end")
-    finally:
-        HeldSource.release.set()
-        source.shutdown()
     assert exited(deployed) == {}, "a worker exited after Redis went away (see its log)"
     print(f"\nRedis down 5 s mid-ingest: job finished {time.monotonic() - back:.1f} s after")
     assert job["status"] == "succeeded", job["error"]
     after = submit_file(deployed, key, excerpt(audio_dir, tmp_path, SPEECH[1], 0, 4))
     assert poll(deployed, key, after["id"], {"succeeded", "failed"})["status"] == "succeeded"
     assert exited(deployed) == {}
+
+
+def test_a_cancel_while_redis_is_down_is_answered_and_kept(
+    deployed, broker, key, audio_dir, tmp_path
+):
+    body = excerpt(audio_dir, tmp_path, SPEECH[2], 0, 4, ".wav").read_bytes()
+    with HeldSource(body) as source, Receiver() as receiver:
+        job_id = submit_url(deployed, key, source.url, receiver.url)
+        wait_until(source.started.is_set, 120, "ingest to start downloading")
+        broker.stop()
+        try:
+            response = requests.post(
+                f"{deployed.api_url}/v1/jobs/{job_id}/cancel",
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=60,
+            )
+        finally:
+            broker.start()
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "canceled"
+    assert poll(deployed, key, job_id, {"canceled"}, timeout=10)["result"] is None
