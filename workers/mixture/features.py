@@ -160,13 +160,30 @@ def frame_energy(signal: np.ndarray) -> np.ndarray:
     return energy
 
 
-def fine_power(signal: np.ndarray) -> np.ndarray:
-    """Hann-windowed power spectra (frames, FINE_NFFT // 2 + 1) float32."""
-    _, _, spec = stft(
-        signal, nperseg=FINE_NFFT, noverlap=FINE_NFFT - FINE_HOP, boundary=None, padded=False
-    )
-    power: np.ndarray = (np.abs(spec.T) ** 2).astype(np.float32)
+def fine_power(signal: np.ndarray, block_frames: int = 256) -> np.ndarray:
+    """Hann-windowed power spectra (frames, FINE_NFFT // 2 + 1) float32, computed
+    ``block_frames`` frames at a time so that no whole-track complex spectrum exists."""
+    frames = _frame_count(signal.size, FINE_NFFT, FINE_HOP)
+    power = np.empty((frames, FINE_NFFT // 2 + 1), dtype=np.float32)
+    for first in range(0, frames, block_frames):
+        stop = min(frames, first + block_frames)
+        spec = _stft_frames(signal, FINE_NFFT, FINE_HOP, first, stop)
+        power[first:stop] = (np.abs(spec.T) ** 2).astype(np.float32)
     return power
+
+
+def _frame_count(n_samples: int, nfft: int, hop: int) -> int:
+    """Frames of ``scipy.signal.stft(..., boundary=None, padded=False)``."""
+    return 0 if n_samples < nfft else 1 + (n_samples - nfft) // hop
+
+
+def _stft_frames(signal: np.ndarray, nfft: int, hop: int, first: int, stop: int) -> np.ndarray:
+    """Frames [first, stop) of ``scipy.signal.stft`` (Hann, no boundary, no padding) of the
+    whole ``signal``, (bins, frames): each frame sees only its own samples, so a slice of
+    the signal gives exactly those frames."""
+    piece = signal[first * hop : (stop - 1) * hop + nfft]
+    _, _, spec = stft(piece, nperseg=nfft, noverlap=nfft - hop, boundary=None, padded=False)
+    return spec
 
 
 def residual_spectrum(power: np.ndarray, envelope_bins: int = ENVELOPE_BINS) -> np.ndarray:
@@ -228,15 +245,33 @@ def spectrogram_patch(mono: np.ndarray) -> np.ndarray:
     return level
 
 
-def phase_counts(signal: np.ndarray, grid: ArtefactGrid = GRID) -> np.ndarray:
-    """Per phase frame and band: weight of lobe-consistent peaks per tolerance, and of all."""
-    _, _, spec = stft(
-        signal.astype(np.float32),
-        nperseg=grid.phase_nfft,
-        noverlap=grid.phase_nfft - grid.phase_hop,
-        boundary=None,
-        padded=False,
-    )
+def phase_counts(
+    signal: np.ndarray, grid: ArtefactGrid = GRID, block_frames: int = 2048
+) -> np.ndarray:
+    """Per phase frame and band: weight of lobe-consistent peaks per tolerance, and of all.
+
+    Computed ``block_frames`` frames at a time (each block with the frame before it, whose
+    phase the first frame's advance needs): the same counts as one whole-track pass, in
+    memory that does not grow with the track."""
+    signal = np.asarray(signal, dtype=np.float32)
+    frames = _frame_count(signal.size, grid.phase_nfft, grid.phase_hop)
+    blocks = []
+    for first in range(0, max(frames - 1, 0), block_frames):
+        stop = min(frames, first + 1 + block_frames)
+        spec = _stft_frames(signal, grid.phase_nfft, grid.phase_hop, first, stop)
+        blocks.append(_phase_block(spec, grid))
+    counts = np.concatenate(blocks, axis=0) if blocks else np.zeros((0, _phase_width(grid)))
+    counts = counts.astype(np.float32)
+    return np.concatenate([counts[:1], counts], axis=0)  # frame 0 has no predecessor
+
+
+def _phase_width(grid: ArtefactGrid) -> int:
+    return len(grid.phase_bands) * (len(grid.tolerances) + 1)
+
+
+def _phase_block(spec: np.ndarray, grid: ArtefactGrid) -> np.ndarray:
+    """Counts (frames - 1, bands x (tolerances + 1)) of consecutive frames ``spec`` (bins,
+    frames): each frame against the one before it."""
     top = int(grid.phase_bands[-1][1] * grid.phase_nfft / grid.rate) + 2
     spec = spec[:top].T.astype(np.complex64)  # (frames, bins below the last band's edge)
     bins = np.arange(top, dtype=np.float32)
@@ -260,8 +295,7 @@ def phase_counts(signal: np.ndarray, grid: ArtefactGrid = GRID) -> np.ndarray:
         w, e = weight[:, sel], error[:, sel]
         rows += [(w * (e < tol)).sum(axis=1) for tol in grid.tolerances]
         rows.append(w.sum(axis=1))
-    counts = np.stack(rows, axis=1).astype(np.float32)
-    return np.concatenate([counts[:1], counts], axis=0)  # frame 0 has no predecessor
+    return np.stack(rows, axis=1)
 
 
 def phase_features(summed: np.ndarray, grid: ArtefactGrid = GRID) -> np.ndarray:

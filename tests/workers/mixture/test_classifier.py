@@ -111,3 +111,25 @@ def test_frame_energy_is_the_mean_square_under_each_fine_frame(n: int) -> None:
 
     assert len(energy) == len(fine_power(signal))
     np.testing.assert_allclose(energy, direct, rtol=1e-9)
+
+
+@pytest.mark.parametrize("block_frames", [1, 3, 64])
+def test_spectra_in_blocks_equal_one_whole_track_pass(audio_dir, block_frames: int) -> None:
+    """fine_power and phase_counts work block by block (bounded memory); any block size
+    gives what one block holding the whole track gives (phase counts up to the rounding of
+    numpy's row sums, which depends on the number of rows)."""
+    from workers.compute.audio import decode_file
+    from workers.mixture.features import fine_power, phase_counts
+
+    song = decode_file(audio_dir / "Kevin_MacLeod_-_Vibe_Ace.ogg", SAMPLE_RATE, 1, 6.0)[0]
+    whole = 1 << 30
+    np.testing.assert_array_equal(
+        fine_power(song, block_frames), fine_power(song, block_frames=whole)
+    )
+    np.testing.assert_allclose(
+        phase_counts(song, block_frames=block_frames),
+        phase_counts(song, block_frames=whole),
+        rtol=1e-6,
+        atol=1e-4,
+    )
+    assert phase_counts(song).shape == (1 + (song.size - 2048) // 512, 24)
