@@ -16,7 +16,7 @@ import uuid
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
-from app import jobstate
+from app import jobstate, outbox
 from app.jobsource import JobSource
 from app.tables import Batch, BatchItem, Job, Tenant, utcnow
 
@@ -99,8 +99,8 @@ def close(session: Session, batch_id: uuid.UUID) -> bool:
 
 
 def finish_if_done(session: Session, batch_id: uuid.UUID) -> bool:
-    """Mark a closed batch completed once every item has ended; True for the one caller
-    that made the change (it sends the webhook). An open batch may still get items."""
+    """Mark a closed batch completed once every item has ended, with its webhook event;
+    True for the one caller that made the change. An open batch may still get items."""
     if remaining(session, batch_id):
         return False
     now = utcnow()
@@ -109,6 +109,8 @@ def finish_if_done(session: Session, batch_id: uuid.UUID) -> bool:
         .where(Batch.id == batch_id, Batch.status == "running")
         .values(status="completed", finished_at=now, updated_at=now)
     )
+    if result.rowcount:  # type: ignore[attr-defined]
+        outbox.record_batch_event(session, batch_id)
     session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -132,7 +134,8 @@ def cancel(session: Session, batch: Batch) -> list[uuid.UUID] | None:
         .where(BatchItem.batch_id == batch.id, BatchItem.status == "pending")
         .values(status="canceled")
     )
-    return jobstate.cancel_batch_jobs(session, batch.id)
+    outbox.record_batch_event(session, batch.id)
+    return jobstate.cancel_batch_jobs(session, batch.id)  # commits the batch's end with them
 
 
 def tenants_with_work(session: Session) -> list[tuple[uuid.UUID, uuid.UUID]]:

@@ -79,12 +79,25 @@ def downgrade(url: str, revision: str) -> None:
 def upsert(session: Session, model: type, keys: dict[str, Any], values: dict[str, Any]) -> None:
     """INSERT ... ON CONFLICT (keys) DO UPDATE: safe when two workers write the same row.
     A new row gets a fresh uuid ``id``; an existing row keeps its own."""
+    statement = _insert(session, model).values(id=uuid.uuid4(), **keys, **values)
+    session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=values))
+
+
+def insert_missing(
+    session: Session, model: type, keys: dict[str, Any], values: dict[str, Any]
+) -> None:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING: the first writer's row stays as it is."""
+    statement = _insert(session, model).values(id=uuid.uuid4(), **keys, **values)
+    session.execute(statement.on_conflict_do_nothing(index_elements=list(keys)))
+
+
+def _insert(session: Session, model: type) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     else:
-        raise NotImplementedError(f"upsert is not written for {dialect}")
-    statement = insert(model).values(id=uuid.uuid4(), **keys, **values)
-    session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=values))
+        raise NotImplementedError(f"ON CONFLICT is not written for {dialect}")
+    return insert(model)

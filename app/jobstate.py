@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from app import outbox
 from app.db import upsert
 from app.errors import Problem, WorkerLostError
 from app.joboptions import JobOptions
@@ -171,20 +172,24 @@ def save_stage_output(
     stage: str,
     output: dict[str, Any],
     next_stage: str | None = None,
+    commit: bool = True,
 ) -> None:
     """Insert or replace the stage's output (one row even if two workers race) and, in the
     same transaction, record ``next_stage`` as due: a hand-off that no broker outage can
-    lose (workers/publisher.py publishes what is due and not yet sent)."""
+    lose (workers/publisher.py publishes what is due and not yet sent). ``commit`` False:
+    the caller ends the transaction (the last stage's output commits with the job's end)."""
     upsert(
         session,
         StageResult,
         {"job_id": job_id, "stage": stage},
         {"output": output, "created_at": utcnow()},
     )
-    make_next_due(session, job_id, stage, next_stage)
+    make_next_due(session, job_id, stage, next_stage, commit)
 
 
-def make_next_due(session: Session, job_id: uuid.UUID, stage: str, next_stage: str | None) -> None:
+def make_next_due(
+    session: Session, job_id: uuid.UUID, stage: str, next_stage: str | None, commit: bool = True
+) -> None:
     """``stage`` is done: the job waits for ``next_stage`` (None: it was the last one). A job
     canceled while the stage ran gets no next stage, but its heartbeat is cleared too: no
     stage of it runs any more."""
@@ -201,7 +206,8 @@ def make_next_due(session: Session, job_id: uuid.UUID, stage: str, next_stage: s
         .where(Job.id == job_id, Job.status != "running", Job.heartbeat_at.is_not(None))
         .values(heartbeat_at=None)
     )
-    session.commit()
+    if commit:
+        session.commit()
 
 
 def beat(session: Session, job_id: uuid.UUID, stage: str) -> bool:
@@ -286,8 +292,9 @@ def start_job(session: Session, job_id: uuid.UUID, first_stage: str) -> bool:
 
 
 def cancel_job(session: Session, job_id: uuid.UUID) -> bool:
-    """Mark a queued or running job canceled; workers stop at the next stage boundary.
-    False when the job had already finished (a worker finishing at this instant wins)."""
+    """Mark a queued or running job canceled, with its webhook event; workers stop at the
+    next stage boundary. False when the job had already finished (a worker finishing at
+    this instant wins)."""
     now = utcnow()
     result = session.execute(
         update(Job)
@@ -295,6 +302,8 @@ def cancel_job(session: Session, job_id: uuid.UUID) -> bool:
         .values(status="canceled", finished_at=now, updated_at=now)
         .execution_options(synchronize_session=False)
     )
+    if result.rowcount:  # type: ignore[attr-defined]
+        outbox.record_job_events(session, [job_id])
     session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -312,24 +321,30 @@ def cancel_batch_jobs(session: Session, batch_id: uuid.UUID) -> list[uuid.UUID]:
             .values(status="canceled", finished_at=now, updated_at=now)
             .execution_options(synchronize_session=False)
         )
+        outbox.record_job_events(session, ids)
     session.commit()
     return ids
 
 
 def fail_job(session: Session, job_id: uuid.UUID, problem: dict[str, Any]) -> bool:
-    """Mark a running or queued job failed; a canceled job stays canceled."""
+    """Mark a running or queued job failed, with its webhook event; a canceled job stays
+    canceled."""
     now = utcnow()
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status.in_(("queued", "running")))
         .values(status="failed", error=problem, heartbeat_at=None, finished_at=now, updated_at=now)
     )
+    if result.rowcount:  # type: ignore[attr-defined]
+        outbox.record_job_events(session, [job_id])
     session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def succeed_job(session: Session, job_id: uuid.UUID, report: dict[str, Any]) -> bool:
-    """Mark the job succeeded only if it is still running: a canceled job never succeeds."""
+    """Mark the job succeeded only if it is still running (a canceled job never succeeds),
+    with its webhook event, and commit: with the last stage's output when the caller left
+    it uncommitted."""
     now = utcnow()
     result = session.execute(
         update(Job)
@@ -344,6 +359,8 @@ def succeed_job(session: Session, job_id: uuid.UUID, report: dict[str, Any]) -> 
             updated_at=now,
         )
     )
+    if result.rowcount:  # type: ignore[attr-defined]
+        outbox.record_job_events(session, [job_id])
     session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -377,6 +394,7 @@ def reap_stale_jobs(
                 status="failed", error=problem, heartbeat_at=None, finished_at=now, updated_at=now
             )
         )
+        outbox.record_job_events(session, ids)
         session.commit()
     return ids
 

@@ -144,21 +144,9 @@ def enqueue_batch_job(settings: Settings, job_id: str) -> None:
     )
 
 
-def enqueue_webhook(settings: Settings, job_id: str) -> None:
-    """Queue the delivery of a finished job's webhook."""
-    _client(settings).send_task(
-        WEBHOOK_TASK, args=[job_id], queue=CPU_QUEUE, priority=HIGHEST_PRIORITY
-    )
-
-
 def enqueue_batch_advance(settings: Settings, tenant_id: str, batch_id: str) -> None:
     """After a batch item ended: start the tenant's next items, close the batch if done."""
     _client(settings).send_task(BATCH_ADVANCE_TASK, args=[tenant_id, batch_id], queue=CPU_QUEUE)
-
-
-def enqueue_batch_webhook(settings: Settings, batch_id: str) -> None:
-    """Queue the delivery of a finished batch's webhook."""
-    _client(settings).send_task(BATCH_WEBHOOK_TASK, args=[batch_id], queue=CPU_QUEUE)
 
 
 def check_broker(settings: Settings) -> None:

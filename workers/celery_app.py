@@ -1,5 +1,6 @@
 """The Celery app of the workers: one thin task per stage of each pipeline (analysis,
-reference enrolment), the starter, the reaper and webhook delivery.
+reference enrolment), the starter and the reaper; and the two loops every worker runs beside
+Celery: the stage publisher and the webhook dispatcher.
 
 Run with ``celery -A workers.celery_app worker -Q cpu,gpu`` (or ``soundscape worker``).
 """
@@ -91,10 +92,12 @@ def create_celery(settings: Settings) -> Celery:
     app.task(name=START_TASK)(start_job)
     app.task(name=REAPER_TASK)(reap)
     app.task(name=ORPHAN_SWEEP_TASK)(sweep_orphaned_objects)
-    app.task(name=WEBHOOK_TASK, bind=True, max_retries=None)(deliver_webhook)
+    # Webhooks go through the outbox; these two names only take over messages queued by a
+    # release before it.
+    app.task(name=WEBHOOK_TASK)(record_job_event)
     app.task(name=BATCH_ADVANCE_TASK)(advance_batch)
     app.task(name=BATCH_SWEEP_TASK)(sweep_batches)
-    app.task(name=BATCH_WEBHOOK_TASK, bind=True, max_retries=None)(deliver_batch_webhook)
+    app.task(name=BATCH_WEBHOOK_TASK)(record_batch_event)
     return app
 
 
@@ -162,7 +165,7 @@ def reap() -> int:
         )
         waiting = jobstate.queued_too_long(session, settings.requeue_after_seconds)
     for job_id in failed:
-        webhooks.notify_if_finished(runtime, job_id)
+        webhooks.advance_batch_if_finished(runtime, job_id)
     for job_id in waiting:
         enqueue_job(settings, str(job_id))
     return len(failed)
@@ -175,10 +178,8 @@ def sweep_orphaned_objects() -> int:
     return len(sweep_orphans(runtime.session, runtime.storage, age))
 
 
-def deliver_webhook(self: Any, job_id: str) -> None:
-    delay = webhooks.deliver(worker_runtime(), job_id, attempt=self.request.retries + 1)
-    if delay is not None:
-        raise self.retry(countdown=delay)
+def record_job_event(job_id: str) -> None:
+    webhooks.record_legacy_job_event(worker_runtime(), job_id)
 
 
 def advance_batch(tenant_id: str, batch_id: str) -> None:
@@ -196,10 +197,8 @@ def sweep_batches() -> None:
             batches.advance(session, runtime.settings, tenant_id, batch_id)
 
 
-def deliver_batch_webhook(self: Any, batch_id: str) -> None:
-    delay = webhooks.deliver_batch(worker_runtime(), batch_id, attempt=self.request.retries + 1)
-    if delay is not None:
-        raise self.retry(countdown=delay)
+def record_batch_event(batch_id: str) -> None:
+    webhooks.record_legacy_batch_event(worker_runtime(), batch_id)
 
 
 @signals.worker_init.connect  # type: ignore[untyped-decorator]
@@ -214,12 +213,13 @@ def _on_pool_child_start(**_: Any) -> None:
     get_engine(worker_runtime().settings.database_url).dispose(close=False)
 
 
-_publisher: DuePublisher | None = None
+# The worker's two loops beside Celery, from PostgreSQL alone: the stage publisher and
+# the webhook dispatcher (workers/webhooks.py).
+_loops: list[DuePublisher] = []
 
 
 @signals.worker_ready.connect  # type: ignore[untyped-decorator]
 def _on_worker_ready(**_: Any) -> None:
-    global _publisher
     runtime = worker_runtime()
     settings = runtime.settings
     if settings.embedded:
@@ -230,16 +230,24 @@ def _on_worker_ready(**_: Any) -> None:
             handoff.recover_silent(session, silent_after=0)
             handoff.forget_published(session)
     alive = settings.worker_alive_file if settings.embedded else None
-    _publisher = DuePublisher(
-        lambda: publish_due_once(app, runtime), settings.dispatch_interval_seconds, alive
+    _loops.append(
+        DuePublisher(
+            lambda: publish_due_once(app, runtime), settings.dispatch_interval_seconds, alive
+        )
     )
-    _publisher.start()
+    _loops.append(
+        DuePublisher(
+            lambda: webhooks.deliver_due_once(runtime), webhooks.DISPATCH_INTERVAL_SECONDS, None
+        )
+    )
+    for loop in _loops:
+        loop.start()
 
 
 @signals.worker_shutdown.connect  # type: ignore[untyped-decorator]
 def _on_worker_shutdown(**_: Any) -> None:
-    if _publisher is not None:
-        _publisher.stop()
+    for loop in _loops:
+        loop.stop()
 
 
 app = create_celery(load_settings())

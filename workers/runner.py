@@ -66,15 +66,16 @@ def execute_stage(
             done = jobstate.has_stage_output(session, jid, stage.name)
             earlier = {} if done else load_outputs(session, jid, stages[:position])
         output = None if done else _compute(runtime, stage, job, earlier)
+        last = following is None
         with runtime.session() as session:
             if output is None:
-                jobstate.make_next_due(session, jid, stage.name, following)
+                jobstate.make_next_due(session, jid, stage.name, following, commit=not last)
             else:
-                jobstate.save_stage_output(session, jid, stage.name, output, following)
-            if following is None:
+                jobstate.save_stage_output(session, jid, stage.name, output, following, not last)
+            if last:
                 end_pipeline(session, jid, stage)
-        if following is None:
-            webhooks.notify_if_finished(runtime, jid)
+        if last:
+            webhooks.advance_batch_if_finished(runtime, jid)
         return True
     except Exception as exc:  # noqa: BLE001 - every failure becomes the job's problem object
         if is_transient(exc):
@@ -84,8 +85,9 @@ def execute_stage(
 
 
 def end_pipeline(session: Session, job_id: uuid.UUID, last: Stage) -> None:
-    """The pipeline's last stage is done (its output stored): the job succeeds with the
-    result that output holds, unless it was canceled meanwhile."""
+    """The pipeline's last stage is done (its output written, not yet committed): the job
+    succeeds with the result that output holds, unless it was canceled meanwhile; output,
+    success and webhook event commit together, so a crash keeps all of them or none."""
     final = typing.cast(FinalOutput, load_outputs(session, job_id, [last])[last.name])
     jobstate.succeed_job(session, job_id, final.result())
 
@@ -146,4 +148,4 @@ def fail_stage(runtime: Runtime, job_id: uuid.UUID, stage: str, exc: BaseExcepti
     with runtime.session() as session:
         failed = jobstate.fail_job(session, job_id, {**problem, "stage": stage})
     if failed:
-        webhooks.notify_if_finished(runtime, job_id)
+        webhooks.advance_batch_if_finished(runtime, job_id)

@@ -30,7 +30,7 @@ from app.formats import SNIFF_BYTES, sniff_format
 from app.hashing import sha256_stream
 from app.jobsource import JobSource
 from app.manifest import ItemSpec
-from app.queue import enqueue_batch_job, enqueue_batch_webhook, enqueue_webhook
+from app.queue import enqueue_batch_job
 from app.storage import Storage
 from app.tables import Batch, BatchItem, utcnow
 
@@ -265,11 +265,6 @@ def cancel_batch(session: Session, settings: Settings, batch: Batch) -> Batch:
     session.refresh(batch)
     if canceled is None:
         raise ConflictError(f"batch {batch.id} already {batch.status}; it cannot be canceled")
-    if batch.job_webhooks and batch.webhook_url:
-        for job_id in canceled:
-            _send(enqueue_webhook, settings, str(job_id))
-    if batch.webhook_url:
-        _send(enqueue_batch_webhook, settings, str(batch.id))
     advance(session, settings, batch.tenant_id, None)  # the tenant's other batches go on
     return batch
 
@@ -281,10 +276,8 @@ def advance(
     nothing of it is left; the API calls this after intake, the workers after each item."""
     for job_id in batchstate.dispatch(session, tenant_id, settings.batch_max_in_flight):
         _send(enqueue_batch_job, settings, str(job_id))
-    if batch_id is not None and batchstate.finish_if_done(session, batch_id):
-        batch = session.get(Batch, batch_id)
-        if batch is not None and batch.webhook_url:
-            _send(enqueue_batch_webhook, settings, str(batch_id))
+    if batch_id is not None:
+        batchstate.finish_if_done(session, batch_id)  # its webhook goes through the outbox
 
 
 def _send(enqueue: Any, settings: Settings, *args: str) -> None:

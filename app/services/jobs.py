@@ -29,7 +29,7 @@ from app.formats import SNIFF_BYTES, sniff_format
 from app.joboptions import JobOptions
 from app.jobsource import JobSource
 from app.outbound import check_url_source
-from app.queue import enqueue_batch_advance, enqueue_job, enqueue_webhook
+from app.queue import enqueue_batch_advance, enqueue_job
 from app.services.paging import Keyset, check_limit, page
 from app.storage import Storage, job_key
 from app.tables import ANALYSIS, JOB_STATUSES, TERMINAL_STATUSES, Job
@@ -208,7 +208,8 @@ def list_jobs(
 
 
 def cancel_job(session: Session, settings: Settings, tenant_id: uuid.UUID, job_id: str) -> Job:
-    """Mark a queued or running job canceled; workers stop at the next stage boundary."""
+    """Mark a queued or running job canceled (its webhook goes out through the outbox);
+    workers stop at the next stage boundary."""
     job = get_job(session, tenant_id, job_id)
     if job.status == "canceled":
         return job
@@ -218,21 +219,19 @@ def cancel_job(session: Session, settings: Settings, tenant_id: uuid.UUID, job_i
     session.refresh(job)
     if not canceled and job.status != "canceled":
         raise ConflictError(f"job {job_id} already {job.status}; it can no longer be canceled")
-    if canceled and job.webhook_url:
-        _after_cancel(enqueue_webhook, settings, str(job.id))
     if canceled and job.batch_id is not None:
-        _after_cancel(enqueue_batch_advance, settings, str(tenant_id), str(job.batch_id))
+        _advance_after_cancel(settings, tenant_id, job.batch_id)
     return job
 
 
-def _after_cancel(enqueue: Any, settings: Settings, *args: str) -> None:
+def _advance_after_cancel(settings: Settings, tenant_id: uuid.UUID, batch_id: uuid.UUID) -> None:
     """The cancel is saved, and the database is the truth: a broker that cannot be reached
     now does not undo it or turn the answer into an error (the batch sweep advances a
     batch whose message was lost)."""
     try:
-        enqueue(settings, *args)
+        enqueue_batch_advance(settings, str(tenant_id), str(batch_id))
     except (KombuOperationalError, OSError):
-        log.warning("broker unreachable after a cancel: %s%s not sent", enqueue.__name__, args)
+        log.warning("broker unreachable after a cancel: batch %s not advanced now", batch_id)
 
 
 def request_hash(parts: dict[str, Any]) -> str:

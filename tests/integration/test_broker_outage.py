@@ -18,9 +18,11 @@ from typing import Any
 import psycopg
 import pytest
 import requests
+from sqlalchemy import select
 
-from app.db import get_engine
+from app.db import get_engine, session_scope
 from app.services.tenants import create_key
+from app.tables import WebhookAttempt
 from tests.conftest import SPEECH
 from tests.integration.conftest import PG_ADMIN_URL, Stack, stack_env, start_stack, wait_until
 from tests.integration.test_service import excerpt, poll, submit_file
@@ -205,6 +207,73 @@ def test_a_cancel_while_redis_is_down_is_answered_and_kept(
             )
         finally:
             broker.start()
-    assert response.status_code == 200, response.text
-    assert response.json()["status"] == "canceled"
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "canceled"
+        event = f"msg_{job_id}_canceled"
+        wait_until(lambda: event in receiver.ids(), 60, "the job.canceled webhook")
+        time.sleep(3)  # a second delivery would come within a dispatch round
     assert poll(deployed, key, job_id, {"canceled"}, timeout=10)["result"] is None
+    assert receiver.ids() == [event]
+    assert receiver.received[0][1]["type"] == "job.canceled"
+    assert attempts(deployed, event) == [(1, 204, True)]
+
+
+def attempts(stack: Stack, message_id: str) -> list[tuple[int, int | None, bool]]:
+    """(attempt, HTTP status, finished) of every logged attempt of one event."""
+    with session_scope(stack.settings.database_url) as session:
+        rows = session.scalars(
+            select(WebhookAttempt)
+            .where(WebhookAttempt.message_id == message_id)
+            .order_by(WebhookAttempt.attempt)
+        ).all()
+        return [(row.attempt, row.status_code, row.finished_at is not None) for row in rows]
+
+
+def hold_output(database: str, job_id: str, stage: str) -> psycopg.Connection[Any]:
+    """Hold the write of a stage's output: an uncommitted row of that (job, stage) makes the
+    worker's insert wait on the unique key until the returned connection rolls back. Foreign
+    keys are not checked on this connection, so no lock on the job row blocks its stages."""
+    conn = psycopg.connect(database.replace("postgresql+psycopg://", "postgresql://"))
+    conn.execute("SET session_replication_role = replica")
+    conn.execute(
+        "INSERT INTO stage_results (id, job_id, stage, output, created_at)"
+        " VALUES (%s, %s, %s, '{}', now())",
+        (uuid.uuid4(), uuid.UUID(job_id), stage),
+    )
+    return conn
+
+
+def waits_on_a_lock(database: str) -> bool:
+    name = database.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'",
+            (name,),
+        ).fetchone()
+    return bool(row and row[0])
+
+
+def test_redis_down_when_finalize_ends_the_webhook_still_arrives(
+    deployed, broker, database, key, audio_dir, tmp_path
+):
+    path = excerpt(audio_dir, tmp_path, SPEECH[1], 0, 4)
+    with Receiver() as receiver:
+        job_id = submit_file(deployed, key, path, {"webhook_url": receiver.url})["id"]
+        held = hold_output(database, job_id, "finalize")
+        try:
+            wait_until(lambda: waits_on_a_lock(database), 240, "finalize to wait on its write")
+            broker.stop()  # finalize is computed; its output, success and webhook are next
+        finally:
+            held.rollback()
+            held.close()
+        try:
+            event = f"msg_{job_id}_succeeded"
+            wait_until(lambda: event in receiver.ids(), 60, "the job.succeeded webhook")
+            time.sleep(3)  # a second delivery would come within a dispatch round
+        finally:
+            broker.start()
+    assert poll(deployed, key, job_id, {"succeeded"}, timeout=10)["result"]["verdict"]
+    assert receiver.ids() == [event]
+    assert receiver.received[0][1]["data"]["status"] == "succeeded"
+    assert attempts(deployed, event) == [(1, 204, True)]
+    assert exited(deployed) == {}
