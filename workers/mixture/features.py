@@ -183,7 +183,7 @@ def _stft_frames(signal: np.ndarray, nfft: int, hop: int, first: int, stop: int)
     the signal gives exactly those frames."""
     piece = signal[first * hop : (stop - 1) * hop + nfft]
     _, _, spec = stft(piece, nperseg=nfft, noverlap=nfft - hop, boundary=None, padded=False)
-    return spec
+    return np.asarray(spec)
 
 
 def residual_spectrum(power: np.ndarray, envelope_bins: int = ENVELOPE_BINS) -> np.ndarray:
