@@ -211,6 +211,13 @@ def _on_pool_child_start(**_: Any) -> None:
     # A forked pool child must not share the parent's database connections (the
     # publisher thread uses them): drop the inherited pool without closing its sockets.
     get_engine(worker_runtime().settings.database_url).dispose(close=False)
+    threads = app.conf.get("soundscape_torch_threads")
+    if threads:
+        # Each pool process computes on its share of the cores (`soundscape worker`
+        # divides them): processes that each took every core would fight over them.
+        import torch
+
+        torch.set_num_threads(int(threads))
 
 
 # The worker's two loops beside Celery, from PostgreSQL alone: the stage publisher and
