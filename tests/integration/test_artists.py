@@ -83,9 +83,11 @@ def test_an_enrolled_reader_is_identified_from_the_held_back_part(
     report = analyse(stack, gallery["key"], excerpt(audio_dir, tmp_path, reader, ENROL_SECONDS, 30))
     top = report["artist_matches"][0]
     assert top["artist_id"] == gallery["artists"][reader]["id"] and top["name"] == reader
-    assert top["match"] is True
-    assert [m["match"] for m in report["artist_matches"][1:]] == [False, False]
+    assert top["match"] is True and top["answer"] == "match"
+    assert [m["answer"] for m in report["artist_matches"][1:]] == ["no_match", "no_match"]
     assert report["identification"]["gallery_size"] == 3
+    assert report["identification"]["answer"] == "match"
+    assert f"the vocals resemble {reader} (similarity " in report["summary"]
     assert report["models"]["speaker_encoder"]["name"] == "resemblyzer-ge2e"
 
 
@@ -96,6 +98,18 @@ def test_a_voice_never_enrolled_has_no_match(stack, gallery, tmp_path):
     report = analyse(stack, gallery["key"], wav)
     assert len(report["artist_matches"]) == 3
     assert not any(m["match"] for m in report["artist_matches"])
+    assert report["identification"]["answer"] == "no_match"
+
+
+def test_an_instrumental_gets_insufficient_vocals_not_a_verdict_on_any_artist(
+    stack, gallery, audio_dir, tmp_path
+):
+    # A solo trumpet: the separator finds no voice to embed, so no artist is judged.
+    report = analyse(stack, gallery["key"], audio_dir / "sorohanro_-_solo-trumpet-06.ogg")
+    ident = report["identification"]
+    assert ident["answer"] == "insufficient_vocals" and report["artist_matches"] == []
+    assert ident["vocal_seconds"] < ident["min_vocal_seconds"] == 4.8
+    assert ident["reason"].startswith("insufficient vocals")
 
 
 def test_another_tenant_sees_none_of_the_gallery(stack, gallery, audio_dir, tmp_path):

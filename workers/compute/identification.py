@@ -28,6 +28,17 @@ SECTION_SECONDS = 15.0
 # embedding says anything about whose voice it is.
 MIN_WINDOWS = 5
 TOP_K = 5
+# The three answers a gallery artist gets: matched, not matched, or not judged because the
+# track has too little voice to embed (fewer than MIN_WINDOWS vocal-active windows).
+MATCH, NO_MATCH, INSUFFICIENT_VOCALS = "match", "no_match", "insufficient_vocals"
+
+
+def min_vocal_seconds(window_seconds: float) -> float:
+    """The least voice that can be embedded: MIN_WINDOWS windows of ``window_seconds`` in a
+    row (more when the vocal-active windows are scattered)."""
+    return round(window_seconds + (MIN_WINDOWS - 1) * WINDOW_HOP_SECONDS, 2)
+
+
 BATCH_SIZE = 32
 
 
@@ -83,12 +94,17 @@ class ArtistMatch:
     match: bool
     sections: tuple[tuple[float, float, float], ...]
 
+    @property
+    def answer(self) -> str:
+        return MATCH if self.match else NO_MATCH
+
     def to_json(self) -> dict[str, Any]:
         return {
             "artist_id": self.artist_id,
             "name": self.name,
             "similarity": round(self.similarity, 4),
             "match": self.match,
+            "answer": self.answer,
             "sections": [
                 {"start": start, "end": end, "similarity": round(sim, 4)}
                 for start, end, sim in self.sections

@@ -48,18 +48,35 @@ def build_report(fragments: Iterable[dict[str, Any]]) -> dict[str, Any]:
 def summarize(report: dict[str, Any]) -> str:
     """One sentence a person reads first: the verdict and whose voice the vocals resemble
     ("synthetic vocals resembling NAME" for a synthetic track whose top match is an artist
-    of the gallery)."""
+    of the gallery), with the evidence for the match: similarity against the threshold,
+    seconds of vocals and sections."""
     matches = report.get("artist_matches") or []
-    top = matches[0]["name"] if matches and matches[0].get("match") else None
+    top = matches[0] if matches and matches[0].get("match") else None
+    name = f"{top['name']} ({_match_evidence(report, top)})" if top else None
     verdict = report.get("verdict")
     if verdict == LIKELY_SYNTHETIC:
         return (
-            f"synthetic vocals resembling {top}"
-            if top
+            f"synthetic vocals resembling {name}"
+            if name
             else ("likely synthetic; the vocals resemble no artist in the gallery")
         )
     said = "likely authentic" if verdict == LIKELY_AUTHENTIC else "inconclusive"
-    return f"{said}; the vocals resemble {top}" if top else said
+    return f"{said}; the vocals resemble {name}" if name else said
+
+
+def _match_evidence(report: dict[str, Any], match: dict[str, Any]) -> str:
+    """ "similarity 0.91 >= 0.87 over 42 s of vocals, 2 of 3 sections": what a match rests on."""
+    threshold = (report.get("thresholds") or {}).get("artist_match")
+    ident = report.get("identification") or {}
+    parts = [f"similarity {match['similarity']:.2f}"]
+    if threshold is not None:
+        parts[0] += f" >= {threshold:.2f}" if match["similarity"] >= threshold else ""
+    if "vocal_seconds" in ident:
+        parts.append(f"{ident['vocal_seconds']:.0f} s of vocals")
+    sections = len(match.get("sections") or [])
+    if sections and ident.get("sections"):
+        parts.append(f"{sections} of {ident['sections']} sections over the threshold")
+    return ", ".join(parts)
 
 
 def _merge(into: dict[str, Any], fragment: dict[str, Any]) -> None:

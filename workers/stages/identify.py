@@ -9,12 +9,21 @@ from typing import Any
 import soundfile as sf
 
 from app.jobstate import JobRef
-from workers.compute.identification import ArtistMatch, VoiceEmbedding
+from workers.compute.identification import (
+    INSUFFICIENT_VOCALS,
+    MATCH,
+    NO_MATCH,
+    ArtistMatch,
+    VoiceEmbedding,
+)
 from workers.networks.roles import ModelInfo
 from workers.runtime import Runtime
 from workers.stages.separate import SeparateOutput
 
-NO_VOCALS = "no vocals found: too little of the track is vocal-active to embed a voice"
+NO_VOCALS = (
+    "insufficient vocals: too little of the track is vocal-active to embed a voice, so no "
+    "artist is matched or ruled out"
+)
 EMPTY_GALLERY = "the artist gallery is empty: enrol artists with POST /v1/artists"
 
 
@@ -34,6 +43,16 @@ class IdentifyOutput:
     vocal_seconds: float
     sections: int
     encoder: ModelInfo
+    # The least voice that can be embedded (identification.min_vocal_seconds).
+    min_vocal_seconds: float = 0.0
+
+    @property
+    def answer(self) -> str:
+        """``insufficient_vocals`` for every artist when no voice was embedded; else
+        ``match`` when some artist matched, ``no_match`` when none did."""
+        if self.reason == NO_VOCALS:
+            return INSUFFICIENT_VOCALS
+        return MATCH if any(m.match for m in self.matches) else NO_MATCH
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -44,6 +63,7 @@ class IdentifyOutput:
             "vocal_seconds": self.vocal_seconds,
             "sections": self.sections,
             "encoder": self.encoder.as_dict(),
+            "min_vocal_seconds": self.min_vocal_seconds,
         }
 
     @classmethod
@@ -56,15 +76,18 @@ class IdentifyOutput:
             raw["vocal_seconds"],
             raw["sections"],
             ModelInfo.from_dict(raw["encoder"]),
+            raw.get("min_vocal_seconds", 0.0),
         )
 
     def report(self) -> dict[str, Any]:
         return {
             "artist_matches": [m.to_json() for m in self.matches],
             "identification": {
+                "answer": self.answer,
                 "reason": self.reason,
                 "gallery_size": self.gallery_size,
                 "vocal_seconds": self.vocal_seconds,
+                "min_vocal_seconds": self.min_vocal_seconds,
                 "sections": self.sections,
             },
             "thresholds": {"artist_match": self.threshold},
@@ -73,7 +96,7 @@ class IdentifyOutput:
 
 
 def run(runtime: Runtime, job: JobRef, inputs: IdentifyInput) -> IdentifyOutput:
-    from workers.compute.identification import match_voice
+    from workers.compute.identification import match_voice, min_vocal_seconds
     from workers.gallery_cache import load_gallery
     from workers.networks.weights import shipped_threshold, with_domain
 
@@ -90,6 +113,7 @@ def run(runtime: Runtime, job: JobRef, inputs: IdentifyInput) -> IdentifyOutput:
         voice.vocal_seconds,
         len(voice.sections),
         with_domain(encoder.info),
+        min_vocal_seconds(encoder.window / encoder.sample_rate),
     )
 
 
