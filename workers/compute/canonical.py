@@ -219,7 +219,15 @@ def _gated_loudness(power: np.ndarray) -> float | None:
     return float(-0.691 + 10.0 * np.log10(kept.mean()))
 
 
-def write_flac(samples: np.ndarray, sample_rate: int, path: Path) -> Path:
-    """Write float32 (channels, n) samples as 24-bit FLAC."""
-    sf.write(str(path), samples.T, sample_rate, format="FLAC", subtype="PCM_24")
+def write_flac(
+    samples: np.ndarray, sample_rate: int, path: Path, block_frames: int = 1 << 18
+) -> Path:
+    """Write float32 (channels, n) samples as 24-bit FLAC, ``block_frames`` frames at a
+    time: only one block is ever interleaved, never a transposed copy of the whole track."""
+    channels = samples.shape[0]
+    with sf.SoundFile(
+        str(path), "w", sample_rate, channels, subtype="PCM_24", format="FLAC"
+    ) as out:
+        for first in range(0, samples.shape[1], block_frames):
+            out.write(np.ascontiguousarray(samples[:, first : first + block_frames].T))
     return path

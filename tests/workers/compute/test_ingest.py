@@ -232,6 +232,13 @@ def test_canonical_flac_round_trips(tmp_path, audio_dir):
     assert np.max(np.abs(back.T - track.canonical)) < 1e-4
 
 
+def test_flac_written_in_blocks_equals_one_whole_write(tmp_path, audio_dir):
+    track = ingest_file(audio_dir / SPEECH[1], max_duration=600)
+    blocks = write_flac(track.canonical, CANONICAL_RATE, tmp_path / "b.flac", block_frames=999)
+    sf.write(tmp_path / "w.flac", track.canonical.T, CANONICAL_RATE, subtype="PCM_24")
+    assert np.array_equal(sf.read(blocks)[0], sf.read(tmp_path / "w.flac")[0])
+
+
 def test_decoding_keeps_each_channel_in_its_row(tmp_path, ffmpeg):
     t = np.arange(CANONICAL_RATE) / CANONICAL_RATE
     stereo = np.stack([0.5 * np.sin(2 * np.pi * 440 * t), np.zeros_like(t)]).astype(np.float32)
