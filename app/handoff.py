@@ -16,7 +16,7 @@ from datetime import timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from app import jobstate
+from app import jobstate, liveness
 from app.tables import Job, utcnow
 
 
@@ -60,6 +60,25 @@ def recover_silent(session: Session, silent_after: int) -> list[uuid.UUID]:
     ids = list(session.scalars(select(Job.id).where(silent).with_for_update(skip_locked=True)))
     jobstate.make_due_again(session, ids, silent)
     return ids
+
+
+def recover_orphaned(session: Session) -> list[uuid.UUID]:
+    """Make the stage of every running job whose process is gone (``app.liveness``: it ran
+    on this machine and exited, the worker or its pool child killed) due again at once,
+    without waiting for the heartbeat timeout; its start counts as an attempt."""
+    in_stage = and_(
+        Job.status == "running",
+        Job.stage.is_not(None),
+        Job.next_stage.is_(None),
+        Job.heartbeat_at.is_not(None),
+        Job.worker.startswith(liveness.same_place_prefix(), autoescape=True),
+    )
+    query = select(Job.id, Job.worker).where(in_stage).with_for_update(skip_locked=True)
+    gone = [(job, worker) for job, worker in session.execute(query) if liveness.is_gone(worker)]
+    for job_id, worker in gone:
+        jobstate.make_due_again(session, [job_id], and_(in_stage, Job.worker == worker))
+    session.commit()
+    return [job_id for job_id, _ in gone]
 
 
 def forget_published(session: Session) -> None:

@@ -11,7 +11,6 @@ is only waiting for a busy GPU queue.
 
 from __future__ import annotations
 
-import socket
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,7 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from app import outbox
+from app import liveness, outbox
 from app.db import upsert
 from app.errors import Problem, WorkerLostError
 from app.joboptions import JobOptions
@@ -123,7 +122,7 @@ def begin_stage(
         )
     now = utcnow()
     job.status, job.stage, job.progress = "running", stage, progress
-    job.heartbeat_at, job.worker = now, socket.gethostname()
+    job.heartbeat_at, job.worker = now, liveness.process_identity()
     job.next_stage, job.dispatched_at = None, None  # the hand-off is acknowledged
     job.started_at = job.started_at or now
     session.commit()
@@ -135,10 +134,11 @@ def _message_is_current(
     session: Session, job: Job, stage: str, silent_after: int, retry: bool
 ) -> bool:
     """A stage message runs when its stage is the one due; or when it is the stage the job
-    is in, unfinished, and either this is the worker's own retry after a transient error
-    or no worker has written a heartbeat for ``silent_after`` seconds (a message
-    redelivered after its worker died). Anything else is a duplicate: the job has moved
-    on, or a live worker runs that stage now."""
+    is in, unfinished, and either this is the worker's own retry after a transient error,
+    or no worker has written a heartbeat for ``silent_after`` seconds, or the process that
+    ran it is gone (``app.liveness``: a message redelivered after its worker died, run at
+    once). Anything else is a duplicate: the job has moved on, or a live worker runs that
+    stage now."""
     if job.next_stage == stage:
         return True
     if job.stage != stage or has_stage_output(session, job.id, stage):
@@ -147,7 +147,7 @@ def _message_is_current(
         return True
     cutoff = utcnow() - timedelta(seconds=silent_after)
     alive = session.scalar(select(Job.id).where(Job.id == job.id, Job.heartbeat_at >= cutoff))
-    return alive is None
+    return alive is None or liveness.is_gone(job.worker)
 
 
 def has_stage_output(session: Session, job_id: uuid.UUID, stage: str) -> bool:

@@ -2,7 +2,8 @@
 while a stage runs, and the publisher thread that every worker process runs beside Celery.
 
 The publisher works from PostgreSQL alone, every ``dispatch_interval_seconds``: it makes
-stages whose worker went silent due again, and publishes every stage due but unsent (the
+stages whose worker went silent, or whose process is gone (``app.liveness``: at once, not
+after the heartbeat timeout), due again, and publishes every stage due but unsent (the
 broker was down when its predecessor finished). It does not go through the broker to be
 scheduled, so it resumes the moment the broker is back.
 
@@ -108,11 +109,15 @@ def publish(app: Celery, runtime: Runtime, job_id: uuid.UUID, stage_name: str) -
 
 
 def publish_due_once(app: Celery, runtime: Runtime) -> int:
-    """One round: make silent stages due, publish what is due; returns messages sent."""
+    """One round: make silent stages and those whose process is gone due, publish what
+    is due; returns messages sent."""
     settings = runtime.settings
     with runtime.session() as session:
         for job_id in handoff.recover_silent(session, settings.heartbeat_timeout_seconds):
             log.warning("job %s: its worker went silent mid-stage; running it again", job_id)
+    with runtime.session() as session:
+        for job_id in handoff.recover_orphaned(session):
+            log.warning("job %s: the process of its stage is gone; running it again", job_id)
     sent = 0
     with runtime.session() as session:
         for job_id, stage_name in handoff.due_stages(session, settings.redispatch_after_seconds):

@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,6 +23,7 @@ import requests
 
 from app.config import PROJECT_ROOT, Settings, load_settings
 from tests.conftest import WEIGHTS_DIR
+from tests.servers import RedisServer
 
 PG_ADMIN_URL = os.environ.get("SOUNDSCAPE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_SERVER = os.environ.get("SOUNDSCAPE_TEST_REDIS", "redis://127.0.0.1:6379")
@@ -83,6 +86,34 @@ def redis_url() -> Iterator[str]:
         client.flushdb()
         return
     pytest.fail(f"every Redis database on {REDIS_SERVER} is claimed by another test session")
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[RedisServer]:
+    """A Redis server of the module's own (tests.servers), which its tests may stop."""
+    folder = Path(tempfile.mkdtemp(prefix="soundscape-outage-"))
+    server = RedisServer(folder).start()
+    yield server
+    server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def database() -> Iterator[str]:
+    """A database of the module's own: another stack's publisher must not send its jobs'
+    stages to another broker."""
+    import psycopg
+
+    from app.db import get_engine
+
+    name = f"soundscape_it_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    server = PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0]
+    yield f"{server}/{name}"
+    get_engine.cache_clear()
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

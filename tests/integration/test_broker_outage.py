@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import http.server
 import json
-import shutil
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -20,13 +17,12 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from app.db import get_engine, session_scope
+from app.db import session_scope
 from app.services.tenants import create_key
 from app.tables import WebhookAttempt
 from tests.conftest import SPEECH
 from tests.integration.conftest import PG_ADMIN_URL, Stack, stack_env, start_stack, wait_until
 from tests.integration.test_service import excerpt, poll, submit_file
-from tests.servers import RedisServer
 
 pytestmark = pytest.mark.integration
 
@@ -72,29 +68,6 @@ class HeldSource:
     def __exit__(self, *exc: object) -> None:
         self.release.set()
         self.server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[RedisServer]:
-    folder = Path(tempfile.mkdtemp(prefix="soundscape-outage-"))
-    server = RedisServer(folder).start()
-    yield server
-    server.stop()
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def database() -> Iterator[str]:
-    """A database of this module's own: another stack's publisher must not send its jobs'
-    stages to another broker."""
-    name = f"soundscape_outage_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    server = PG_ADMIN_URL.replace("postgresql://", "postgresql+psycopg://").rsplit("/", 1)[0]
-    yield f"{server}/{name}"
-    get_engine.cache_clear()
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")

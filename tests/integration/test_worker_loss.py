@@ -1,0 +1,115 @@
+"""A stage whose worker is gone runs again within 30 s, not after the 120 s heartbeat timeout:
+the deployed CPU and GPU workers (docker/entrypoint.sh's options) with the production
+heartbeat and visibility settings, the GPU worker killed whole (then restarted, as compose
+does) or only its pool child (as the OOM killer does) in the middle of `separate`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app.db import session_scope
+from app.services.tenants import create_key
+from app.tables import Job, StageResult
+from tests.conftest import SONG
+from tests.integration.conftest import Stack, stack_env, start_stack, wait_until
+from tests.integration.test_service import excerpt, poll, submit_file
+from workers.stages import STAGES
+
+pytestmark = pytest.mark.integration
+
+# The production defaults (app/config.py) where the test stack would shorten them.
+PRODUCTION_RECOVERY = {"visibility_timeout": "3600", "heartbeat_timeout_seconds": "120"}
+RECOVERY_BUDGET_SECONDS = 30
+
+
+@pytest.fixture(scope="module")
+def deployed(database, broker, s3_endpoint, tmp_path_factory) -> Iterator[Stack]:
+    data_dir = tmp_path_factory.mktemp("worker-loss-stack")
+    env = stack_env(data_dir, database, f"{broker.url}/0", s3_endpoint, **PRODUCTION_RECOVERY)
+    running = start_stack(env, data_dir, worker=False)
+    for role in ("worker-cpu", "worker-gpu"):
+        running.start_role(role)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def key(deployed: Stack) -> str:
+    return create_key(deployed.settings.database_url, f"loss-{uuid.uuid4().hex[:6]}")
+
+
+def job_of(stack: Stack, job_id: str) -> Job:
+    with session_scope(stack.settings.database_url) as session:
+        job = session.get(Job, uuid.UUID(job_id))
+        assert job is not None
+        session.expunge(job)
+        return job
+
+
+def separating(stack: Stack, job_id: str, attempt: int) -> bool:
+    """The job is inside `separate`, in its ``attempt``-th run."""
+    job = job_of(stack, job_id)
+    return job.stage == "separate" and job.heartbeat_at is not None and job.attempts == attempt
+
+
+def pool_children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def finished_once(stack: Stack, key: str, job_id: str) -> None:
+    assert poll(stack, key, job_id, {"succeeded", "failed"}, timeout=420)["status"] == "succeeded"
+    with session_scope(stack.settings.database_url) as session:
+        rows = session.execute(
+            select(StageResult.stage, func.count())
+            .where(StageResult.job_id == uuid.UUID(job_id))
+            .group_by(StageResult.stage)
+        ).all()
+    assert dict(rows) == {stage.name: 1 for stage in STAGES}
+
+
+def rerun_after(stack: Stack, job_id: str, killed: float, what: str) -> float:
+    wait_until(lambda: separating(stack, job_id, 2), RECOVERY_BUDGET_SECONDS, what, 0.1)
+    seconds = time.monotonic() - killed
+    print(f"\n{what}: separate ran again {seconds:.1f} s after the kill")
+    return seconds
+
+
+def test_a_killed_gpu_worker_restarted_reruns_its_stage_within_30_s(
+    deployed, key, audio_dir, tmp_path
+):
+    job_id = submit_file(deployed, key, excerpt(audio_dir, tmp_path, SONG, 40, 25))["id"]
+    wait_until(lambda: separating(deployed, job_id, 1), 240, "separate to run", 0.1)
+    worker = deployed.roles["worker-gpu"]
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=10)
+    killed = time.monotonic()
+    deployed.start_role("worker-gpu")  # compose's restart policy
+    rerun_after(deployed, job_id, killed, "GPU worker killed and restarted")
+    finished_once(deployed, key, job_id)
+
+
+def test_a_killed_pool_child_reruns_its_stage_at_once(deployed, key, audio_dir, tmp_path):
+    job_id = submit_file(deployed, key, excerpt(audio_dir, tmp_path, SONG, 70, 25))["id"]
+    wait_until(lambda: separating(deployed, job_id, 1), 240, "separate to run", 0.1)
+    (child,) = pool_children(deployed.roles["worker-gpu"].pid)
+    os.kill(child, signal.SIGKILL)
+    killed = time.monotonic()
+    rerun_after(deployed, job_id, killed, "GPU pool child killed")
+    finished_once(deployed, key, job_id)
