@@ -141,6 +141,20 @@ def read_interleaved(raw: Path, channels: int, block_frames: int = 1 << 18) -> n
     return out
 
 
+def read_mono(path: Path | str, block_frames: int = 1 << 18) -> tuple[np.ndarray, int]:
+    """An audio file's channels averaged, float32 (n,), and its rate, read a block at a
+    time: the multichannel audio is never whole in memory (half of it for a stereo file)."""
+    import soundfile as sf
+
+    with sf.SoundFile(str(path)) as source:
+        mono = np.empty(source.frames, dtype=np.float32)
+        filled = 0
+        for block in source.blocks(blocksize=block_frames, dtype="float32", always_2d=True):
+            mono[filled : filled + len(block)] = block.mean(axis=1)
+            filled += len(block)
+        return mono[:filled], int(source.samplerate)
+
+
 def to_mono(samples: np.ndarray) -> np.ndarray:
     """Average channels: (channels, n) -> (n,)."""
     return samples.mean(axis=0) if samples.ndim == 2 else samples

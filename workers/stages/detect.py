@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import soundfile as sf
 
 from app.joboptions import deployment_options
@@ -73,6 +74,7 @@ def _calibrated_on_singing(info: ModelInfo) -> bool:
 
 
 def run(runtime: Runtime, job: JobRef, inputs: DetectInput) -> DetectOutput:
+    from workers.compute.audio import read_mono
     from workers.compute.detection import detect, report_fragment
     from workers.networks.registry import specs_with_default
     from workers.networks.weights import music_thresholds, shipped_threshold, with_domain
@@ -92,10 +94,11 @@ def run(runtime: Runtime, job: JobRef, inputs: DetectInput) -> DetectOutput:
             runtime.storage.get_file(inputs.separate.vocals_key, tmp / "vocals.flac")
             vocals = sf.read(tmp / "vocals.flac", dtype="float32", always_2d=True)[0].T
         runtime.storage.get_file(inputs.ingest.canonical_key, tmp / "mix.flac")
-        mixture, rate = sf.read(tmp / "mix.flac", dtype="float32", always_2d=True)
+        # The mixture detector scores the mono mix: read it so, never the stereo whole.
+        mono, rate = read_mono(tmp / "mix.flac")
     result = detect(
         vocals,
-        mixture.T,
+        mono[np.newaxis],
         int(rate),
         detector,
         threshold=shipped_threshold(vocal_name) if detector is not None else None,

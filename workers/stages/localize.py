@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import soundfile as sf
-
 from app.jobstate import JobRef
 from workers.compute.localization import (
     LocalizationParams,
@@ -58,6 +56,7 @@ class LocalizeOutput:
 
 
 def run(runtime: Runtime, job: JobRef, inputs: LocalizeInput) -> LocalizeOutput:
+    from workers.compute.audio import read_mono
     from workers.compute.timeline_plot import render_png, waveform_envelope
 
     detect = inputs.detect
@@ -66,9 +65,9 @@ def run(runtime: Runtime, job: JobRef, inputs: LocalizeInput) -> LocalizeOutput:
     regions = localize(detect.timeline, hop, inputs.ingest.duration_seconds, detect.verdict, params)
     with runtime.workdir() as tmp:
         runtime.storage.get_file(inputs.ingest.canonical_key, tmp / "mix.flac")
-        mixture, _rate = sf.read(tmp / "mix.flac", dtype="float32", always_2d=True)
-        envelope = waveform_envelope(mixture.T)
-        del mixture
+        mono, _rate = read_mono(tmp / "mix.flac")
+        envelope = waveform_envelope(mono)
+        del mono
         picture = timeline_picture(_title(job), inputs, envelope, regions, params)
         png = tmp / "timeline.png"
         png.write_bytes(render_png(picture))

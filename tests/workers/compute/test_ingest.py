@@ -274,3 +274,14 @@ def test_loudness_of_silence_or_a_blip_is_none():
     assert integrated_loudness(np.zeros((2, CANONICAL_RATE), np.float32), CANONICAL_RATE) is None
     blip = np.full((2, CANONICAL_RATE // 4), 0.5, np.float32)
     assert integrated_loudness(blip, CANONICAL_RATE) is None
+
+
+def test_read_mono_averages_the_channels_block_by_block(tmp_path, audio_dir):
+    from workers.compute.audio import read_mono
+
+    track = ingest_file(audio_dir / SPEECH[1], max_duration=600)
+    path = write_flac(track.canonical, CANONICAL_RATE, tmp_path / "c.flac")
+    stereo, _ = sf.read(path, dtype="float32", always_2d=True)
+    mono, rate = read_mono(path, block_frames=1001)
+    assert rate == CANONICAL_RATE and mono.dtype == np.float32
+    np.testing.assert_array_equal(mono, stereo.mean(axis=1))
