@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import soundfile as sf
-
 from app.jobstate import JobRef
 from workers.compute.identification import (
     INSUFFICIENT_VOCALS,
@@ -120,13 +118,15 @@ def run(runtime: Runtime, job: JobRef, inputs: IdentifyInput) -> IdentifyOutput:
 def embed_vocal_stem(runtime: Runtime, separate: SeparateOutput) -> tuple[str, Any, VoiceEmbedding]:
     """The configured speaker encoder's name, the encoder, and its embedding of the job's
     vocal stem (vocal-active windows only); identify and enroll both start here."""
+    from workers.compute.audio import read_mono
     from workers.compute.identification import embed_vocals
 
     name, encoder = load_encoder(runtime)
     with runtime.workdir() as tmp:
         runtime.storage.get_file(separate.vocals_key, tmp / "vocals.flac")
-        vocals, rate = sf.read(tmp / "vocals.flac", dtype="float32", always_2d=True)
-    return name, encoder, embed_vocals(vocals.T, int(rate), encoder, separate.activity)
+        # The encoder hears the mono stem: read it so, never the stereo whole.
+        vocals, rate = read_mono(tmp / "vocals.flac")
+    return name, encoder, embed_vocals(vocals, rate, encoder, separate.activity)
 
 
 def load_encoder(runtime: Runtime) -> tuple[str, Any]:
