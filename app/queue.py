@@ -109,6 +109,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # message, unacknowledged, comes back later and is dropped as a duplicate. Canceling
         # it instead would throw away minutes of GPU work for a blip.
         "worker_cancel_long_running_tasks_on_connection_loss": False,
+        # A new pool child (after a crash, or the OOM killer) that loads torch to set its
+        # threads can take more than Celery's default 4 s to come up on a busy machine;
+        # killed for it and started again in a loop, it held a rerun back 20 s.
+        "worker_proc_alive_timeout": 60.0,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,

@@ -221,6 +221,18 @@ class WebhookEvent(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class WorkerBeat(Base):
+    """A live worker process (app/workerbeats.py): its publisher thread touches ``seen_at``
+    every dispatch interval; a row gone silent is a worker that died (``/metrics``)."""
+
+    __tablename__ = "worker_beats"
+
+    identity: Mapped[str] = mapped_column(String(255), primary_key=True)  # app.liveness
+    queues: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Artist(Base):
     """A voice in a tenant's gallery. ``voiceprint`` is the normalised mean of its ready
     references' embeddings (None until one is ready); ``revision`` is the gallery version at

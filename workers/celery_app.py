@@ -16,7 +16,7 @@ from celery import Celery, signals
 from celery.exceptions import Ignore
 from sqlalchemy import select
 
-from app import batchstate, handoff, jobstate
+from app import batchstate, handoff, jobstate, liveness, workerbeats
 from app.config import Settings, load_settings
 from app.db import get_engine
 from app.orphans import sweep_orphans
@@ -37,7 +37,7 @@ from app.tables import ANALYSIS, Job
 from workers import webhooks
 from workers.publisher import DuePublisher, next_stage, publish, publish_due_once, task_name
 from workers.runner import check_chain, execute_stage, fail_stage, is_transient
-from workers.runtime import sweep_workdirs, worker_runtime
+from workers.runtime import Runtime, sweep_workdirs, worker_runtime
 from workers.stages import PIPELINES, Stage
 
 # A transient error (database or storage unreachable) is retried after 5, 10, 20, 40 s,
@@ -223,6 +223,7 @@ def _on_pool_child_start(**_: Any) -> None:
 # The worker's two loops beside Celery, from PostgreSQL alone: the stage publisher and
 # the webhook dispatcher (workers/webhooks.py).
 _loops: list[DuePublisher] = []
+_IDENTITY = liveness.process_identity()  # of the worker's main process (app.liveness)
 
 
 @signals.worker_ready.connect  # type: ignore[untyped-decorator]
@@ -237,9 +238,10 @@ def _on_worker_ready(**_: Any) -> None:
             handoff.recover_silent(session, silent_after=0)
             handoff.forget_published(session)
     alive = settings.worker_alive_file if settings.embedded else None
+    queues = sorted(app.amqp.queues.consume_from or app.amqp.queues)
     _loops.append(
         DuePublisher(
-            lambda: publish_due_once(app, runtime), settings.dispatch_interval_seconds, alive
+            lambda: beat_and_publish(runtime, queues), settings.dispatch_interval_seconds, alive
         )
     )
     _loops.append(
@@ -251,10 +253,23 @@ def _on_worker_ready(**_: Any) -> None:
         loop.start()
 
 
+def beat_and_publish(runtime: Runtime, queues: list[str]) -> None:
+    """A round of the publisher thread: this worker is alive (``/metrics`` counts it), then
+    the due stages are published."""
+    with runtime.session() as session:
+        workerbeats.record_beat(session, _IDENTITY, queues)
+    publish_due_once(app, runtime)
+
+
 @signals.worker_shutdown.connect  # type: ignore[untyped-decorator]
 def _on_worker_shutdown(**_: Any) -> None:
     for loop in _loops:
         loop.stop()
+    try:
+        with worker_runtime().session() as session:
+            workerbeats.forget(session, _IDENTITY)
+    except Exception:  # noqa: BLE001 - the database may be down: the row goes silent instead
+        log.warning("worker beat not removed at shutdown", exc_info=True)
 
 
 app = create_celery(load_settings())

@@ -1,4 +1,6 @@
-"""/healthz (process up), /readyz (database, broker, storage reachable), /metrics."""
+"""/healthz (process up), /readyz (database, broker, storage reachable), /metrics (jobs by
+status, workers alive or dead). Readiness leaves the workers out: the API accepts work while
+they restart, and a load balancer must not take it away for that."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from flask import Blueprint, Response, request
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 from sqlalchemy import func, select, text
 
+from app import workerbeats
 from app.api import context as ctx
 from app.config import Settings
 from app.queue import check_broker
@@ -21,6 +24,11 @@ bp = Blueprint("health", __name__)
 WORKER_SILENT_AFTER = 3
 REQUESTS = Counter("soundscape_http_requests_total", "HTTP requests", ["method", "status"])
 JOBS = Gauge("soundscape_jobs", "Jobs by status", ["status"])
+WORKERS = Gauge(
+    "soundscape_workers",
+    "Worker processes by queue: alive, or silent (died without stopping; gone after an hour)",
+    ["queue", "state"],
+)
 
 
 @bp.get("/healthz")
@@ -63,6 +71,10 @@ def metrics() -> Response:
     JOBS.clear()
     for status, count in counts:
         JOBS.labels(status=status).set(count)
+    silent_after = WORKER_SILENT_AFTER * ctx.settings().dispatch_interval_seconds
+    WORKERS.clear()
+    for (queue, state), count in workerbeats.census(ctx.db(), silent_after).items():
+        WORKERS.labels(queue=queue, state=state).set(count)
     return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
 
 

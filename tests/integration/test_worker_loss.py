@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from app.db import session_scope
@@ -103,6 +104,13 @@ def test_a_killed_gpu_worker_restarted_reruns_its_stage_within_30_s(
     deployed.start_role("worker-gpu")  # compose's restart policy
     rerun_after(deployed, job_id, killed, "GPU worker killed and restarted")
     finished_once(deployed, key, job_id)
+    dead = 'soundscape_workers{queue="gpu",state="silent"} 1.0'
+    wait_until(lambda: dead in metrics(deployed), 60, "/metrics to count the dead GPU worker")
+    assert 'soundscape_workers{queue="gpu",state="alive"} 1.0' in metrics(deployed)
+
+
+def metrics(stack: Stack) -> str:
+    return requests.get(f"{stack.api_url}/metrics", timeout=10).text
 
 
 def test_a_killed_pool_child_reruns_its_stage_at_once(deployed, key, audio_dir, tmp_path):

@@ -1,0 +1,52 @@
+"""Worker beats, the one writer of ``worker_beats``: every worker's publisher thread touches
+its row each dispatch interval, a clean stop removes it, and ``/metrics`` counts the workers
+of each queue alive or silent. A silent row is a worker that died without stopping (it is
+restarted by its supervisor under another identity); it is forgotten after an hour.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from app.tables import WorkerBeat, utcnow
+
+FORGET_AFTER_SECONDS = 3600
+
+
+def record_beat(session: Session, identity: str, queues: list[str]) -> None:
+    """This worker (``app.liveness`` identity of its main process) is alive; forget workers
+    silent for an hour. Commits."""
+    now = utcnow()
+    touched = session.execute(
+        update(WorkerBeat).where(WorkerBeat.identity == identity).values(seen_at=now)
+    )
+    if not touched.rowcount:  # type: ignore[attr-defined]
+        queue_list = ",".join(queues)
+        session.add(WorkerBeat(identity=identity, queues=queue_list, started_at=now, seen_at=now))
+    forgotten = now - timedelta(seconds=FORGET_AFTER_SECONDS)
+    session.execute(delete(WorkerBeat).where(WorkerBeat.seen_at < forgotten))
+    session.commit()
+
+
+def forget(session: Session, identity: str) -> None:
+    """This worker stops cleanly: it is not counted as a dead one. Commits."""
+    session.execute(delete(WorkerBeat).where(WorkerBeat.identity == identity))
+    session.commit()
+
+
+def census(session: Session, silent_after: float) -> Counter[tuple[str, str]]:
+    """Workers per (queue, ``alive`` or ``silent``): silent when not seen for
+    ``silent_after`` seconds."""
+    cutoff = utcnow() - timedelta(seconds=silent_after)
+    counts: Counter[tuple[str, str]] = Counter()
+    for state, seen in (
+        ("alive", WorkerBeat.seen_at >= cutoff),
+        ("silent", WorkerBeat.seen_at < cutoff),
+    ):
+        for queues in session.scalars(select(WorkerBeat.queues).where(seen)):
+            counts.update((queue, state) for queue in queues.split(","))
+    return counts
