@@ -16,7 +16,7 @@ from datetime import timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from app import jobstate, liveness
+from app import jobstate, liveness, workerbeats
 from app.tables import Job, utcnow
 
 
@@ -62,21 +62,27 @@ def recover_silent(session: Session, silent_after: int) -> list[uuid.UUID]:
     return ids
 
 
-def recover_orphaned(session: Session) -> list[uuid.UUID]:
-    """Make the stage of every running job whose process is gone (``app.liveness``: it ran
-    on this machine and exited, the worker or its pool child killed) due again at once,
-    without waiting for the heartbeat timeout; its start counts as an attempt."""
+def recover_orphaned(session: Session, silent_after: float | None) -> list[uuid.UUID]:
+    """Make the stage of every running job whose owner is gone due again at once, without
+    waiting for the heartbeat timeout (its start counts as an attempt). Gone: its process
+    ran on this machine and exited (``app.liveness``: the worker or its pool child was
+    killed), or the worker that forked it, wherever it ran, has not beaten for
+    ``silent_after`` seconds (``app.workerbeats``; None: beats are not judged)."""
     in_stage = and_(
         Job.status == "running",
         Job.stage.is_not(None),
         Job.next_stage.is_(None),
         Job.heartbeat_at.is_not(None),
-        Job.worker.startswith(liveness.same_place_prefix(), autoescape=True),
     )
+    dead_workers = set() if silent_after is None else workerbeats.silent(session, silent_after)
     query = select(Job.id, Job.worker).where(in_stage).with_for_update(skip_locked=True)
-    gone = [(job, worker) for job, worker in session.execute(query) if liveness.is_gone(worker)]
-    for job_id, worker in gone:
-        jobstate.make_due_again(session, [job_id], and_(in_stage, Job.worker == worker))
+    gone = [
+        (job_id, owner)
+        for job_id, owner in session.execute(query)
+        if liveness.is_gone(owner) or liveness.parent_of(owner) in dead_workers
+    ]
+    for job_id, owner in gone:
+        jobstate.make_due_again(session, [job_id], and_(in_stage, Job.worker == owner))
     session.commit()
     return [job_id for job_id, _ in gone]
 

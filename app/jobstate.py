@@ -122,7 +122,7 @@ def begin_stage(
         )
     now = utcnow()
     job.status, job.stage, job.progress = "running", stage, progress
-    job.heartbeat_at, job.worker = now, liveness.process_identity()
+    job.heartbeat_at, job.worker = now, liveness.owner_identity()
     job.next_stage, job.dispatched_at = None, None  # the hand-off is acknowledged
     job.started_at = job.started_at or now
     session.commit()

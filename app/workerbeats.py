@@ -1,5 +1,5 @@
-"""Worker beats, the one writer of ``worker_beats``: every worker's publisher thread touches
-its row each dispatch interval, a clean stop removes it, and ``/metrics`` counts the workers
+"""Worker beats, the one writer of ``worker_beats``: every worker's beat thread touches its
+row every ``BEAT_INTERVAL_SECONDS``, a clean stop removes it, and ``/metrics`` counts the workers
 of each queue alive or silent. A silent row is a worker that died without stopping (it is
 restarted by its supervisor under another identity); it is forgotten after an hour.
 """
@@ -15,6 +15,10 @@ from sqlalchemy.orm import Session
 from app.tables import WorkerBeat, utcnow
 
 FORGET_AFTER_SECONDS = 3600
+# Every worker beats this often (its own thread); silent three beats, it counts as dead and
+# other workers take over its stages (app/handoff.py recover_orphaned).
+BEAT_INTERVAL_SECONDS = 5.0
+SILENCE_SECONDS = 3 * BEAT_INTERVAL_SECONDS
 
 
 def record_beat(session: Session, identity: str, queues: list[str]) -> None:
@@ -36,6 +40,12 @@ def forget(session: Session, identity: str) -> None:
     """This worker stops cleanly: it is not counted as a dead one. Commits."""
     session.execute(delete(WorkerBeat).where(WorkerBeat.identity == identity))
     session.commit()
+
+
+def silent(session: Session, silent_after: float) -> set[str]:
+    """The identities of workers not seen for ``silent_after`` seconds: they died."""
+    cutoff = utcnow() - timedelta(seconds=silent_after)
+    return set(session.scalars(select(WorkerBeat.identity).where(WorkerBeat.seen_at < cutoff)))
 
 
 def census(session: Session, silent_after: float) -> Counter[tuple[str, str]]:

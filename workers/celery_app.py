@@ -1,6 +1,6 @@
 """The Celery app of the workers: one thin task per stage of each pipeline (analysis,
-reference enrolment), the starter and the reaper; and the two loops every worker runs beside
-Celery: the stage publisher and the webhook dispatcher.
+reference enrolment), the starter and the reaper; and the loops every worker runs beside
+Celery: the stage publisher, its beats and the webhook dispatcher.
 
 Run with ``celery -A workers.celery_app worker -Q cpu,gpu`` (or ``soundscape worker``).
 """
@@ -8,6 +8,7 @@ Run with ``celery -A workers.celery_app worker -Q cpu,gpu`` (or ``soundscape wor
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -35,7 +36,14 @@ from app.queue import (
 from app.services import batches
 from app.tables import ANALYSIS, Job
 from workers import webhooks
-from workers.publisher import DuePublisher, next_stage, publish, publish_due_once, task_name
+from workers.publisher import (
+    BeatStreak,
+    DuePublisher,
+    next_stage,
+    publish,
+    publish_due_once,
+    task_name,
+)
 from workers.runner import check_chain, execute_stage, fail_stage, is_transient
 from workers.runtime import Runtime, sweep_workdirs, worker_runtime
 from workers.stages import PIPELINES, Stage
@@ -220,10 +228,11 @@ def _on_pool_child_start(**_: Any) -> None:
         torch.set_num_threads(int(threads))
 
 
-# The worker's two loops beside Celery, from PostgreSQL alone: the stage publisher and
-# the webhook dispatcher (workers/webhooks.py).
+# The worker's loops beside Celery, from PostgreSQL alone: the stage publisher, its beats
+# (app/workerbeats.py) and the webhook dispatcher (workers/webhooks.py).
 _loops: list[DuePublisher] = []
 _IDENTITY = liveness.process_identity()  # of the worker's main process (app.liveness)
+_streak = BeatStreak(workerbeats.BEAT_INTERVAL_SECONDS)
 
 
 @signals.worker_ready.connect  # type: ignore[untyped-decorator]
@@ -240,9 +249,10 @@ def _on_worker_ready(**_: Any) -> None:
     alive = settings.worker_alive_file if settings.embedded else None
     queues = sorted(app.amqp.queues.consume_from or app.amqp.queues)
     _loops.append(
-        DuePublisher(
-            lambda: beat_and_publish(runtime, queues), settings.dispatch_interval_seconds, alive
-        )
+        DuePublisher(lambda: publish_round(runtime), settings.dispatch_interval_seconds, alive)
+    )
+    _loops.append(
+        DuePublisher(lambda: beat(runtime, queues), workerbeats.BEAT_INTERVAL_SECONDS, None)
     )
     _loops.append(
         DuePublisher(
@@ -253,12 +263,18 @@ def _on_worker_ready(**_: Any) -> None:
         loop.start()
 
 
-def beat_and_publish(runtime: Runtime, queues: list[str]) -> None:
-    """A round of the publisher thread: this worker is alive (``/metrics`` counts it), then
-    the due stages are published."""
+def beat(runtime: Runtime, queues: list[str]) -> None:
+    """This worker is alive: ``/metrics`` counts it, and other workers take over its stages
+    once its beats stop."""
     with runtime.session() as session:
         workerbeats.record_beat(session, _IDENTITY, queues)
-    publish_due_once(app, runtime)
+    _streak.beat(time.monotonic())
+
+
+def publish_round(runtime: Runtime) -> None:
+    """A round of the publisher thread; missing beats are judged only by a steady worker."""
+    steady = _streak.steady(time.monotonic(), workerbeats.SILENCE_SECONDS)
+    publish_due_once(app, runtime, judge_beats=steady)
 
 
 @signals.worker_shutdown.connect  # type: ignore[untyped-decorator]

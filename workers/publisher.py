@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import handoff, jobstate
+from app import handoff, jobstate, workerbeats
 from app.queue import batch_queue, stage_priority, stage_task
 from app.tables import ANALYSIS, Job
 from workers.runtime import Runtime
@@ -108,16 +108,18 @@ def publish(app: Celery, runtime: Runtime, job_id: uuid.UUID, stage_name: str) -
     return True
 
 
-def publish_due_once(app: Celery, runtime: Runtime) -> int:
-    """One round: make silent stages and those whose process is gone due, publish what
-    is due; returns messages sent."""
+def publish_due_once(app: Celery, runtime: Runtime, judge_beats: bool = False) -> int:
+    """One round: make silent stages and those whose owner is gone due (by missing worker
+    beats too when ``judge_beats``, see ``BeatStreak``), publish what is due; returns
+    messages sent."""
     settings = runtime.settings
     with runtime.session() as session:
         for job_id in handoff.recover_silent(session, settings.heartbeat_timeout_seconds):
             log.warning("job %s: its worker went silent mid-stage; running it again", job_id)
     with runtime.session() as session:
-        for job_id in handoff.recover_orphaned(session):
-            log.warning("job %s: the process of its stage is gone; running it again", job_id)
+        silent_after = workerbeats.SILENCE_SECONDS if judge_beats else None
+        for job_id in handoff.recover_orphaned(session, silent_after):
+            log.warning("job %s: the worker of its stage is gone; running it again", job_id)
     sent = 0
     with runtime.session() as session:
         for job_id, stage_name in handoff.due_stages(session, settings.redispatch_after_seconds):
@@ -130,6 +132,31 @@ def publish_due_once(app: Celery, runtime: Runtime) -> int:
     if sent:
         log.info("publisher sent %d due stage messages", sent)
     return sent
+
+
+class BeatStreak:
+    """How long this worker has beaten without a gap. Only a worker that saw the database
+    up for a whole silence window may call another dead for its missing beats: after a
+    database outage every row is stale at once, though every worker lives."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.start: float | None = None
+        self.last: float | None = None
+
+    def beat(self, now: float) -> float:
+        """Record a beat written at ``now`` (monotonic); the seconds beaten without a gap."""
+        if not self._unbroken(now) or self.start is None:
+            self.start = now
+        self.last = now
+        return now - self.start
+
+    def steady(self, now: float, window: float) -> bool:
+        """Beaten without a gap up to ``now`` for at least ``window`` seconds."""
+        return self._unbroken(now) and self.start is not None and now - self.start >= window
+
+    def _unbroken(self, now: float) -> bool:
+        return self.last is not None and now - self.last <= 2 * self.interval
 
 
 class DuePublisher:

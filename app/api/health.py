@@ -71,9 +71,8 @@ def metrics() -> Response:
     JOBS.clear()
     for status, count in counts:
         JOBS.labels(status=status).set(count)
-    silent_after = WORKER_SILENT_AFTER * ctx.settings().dispatch_interval_seconds
     WORKERS.clear()
-    for (queue, state), count in workerbeats.census(ctx.db(), silent_after).items():
+    for (queue, state), count in workerbeats.census(ctx.db(), workerbeats.SILENCE_SECONDS).items():
         WORKERS.labels(queue=queue, state=state).set(count)
     return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
 

@@ -3,13 +3,16 @@ app/jobstate.py, the publisher's rule in app/handoff.py), on the embedded databa
 
 from __future__ import annotations
 
+import os
 import subprocess
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
-from app import handoff, jobstate, liveness
+from app import handoff, jobstate, liveness, workerbeats
 from app.db import session_scope
-from app.tables import utcnow
+from app.tables import WorkerBeat, utcnow
 from tests.app.rows import job_row, new_job
 
 
@@ -53,7 +56,8 @@ def test_a_redelivered_stage_whose_process_is_gone_runs_despite_a_fresh_heartbea
     with session_scope(db) as session:
         assert jobstate.begin_stage(session, job_id, "detect", 0.5) is not None
     job = job_row(db, job_id)
-    assert (job.attempts, job.worker) == (1, liveness.process_identity())
+    assert (job.attempts, job.worker) == (1, liveness.owner_identity())
+    assert liveness.parent_of(job.worker) == liveness.process_identity(os.getppid())
 
 
 def test_a_redelivered_stage_whose_process_lives_is_a_duplicate(db):
@@ -73,5 +77,25 @@ def test_the_publisher_makes_a_stage_whose_process_is_gone_due_at_once(db, gone)
         worker=liveness.process_identity(),
     )
     with session_scope(db) as session:
-        assert handoff.recover_orphaned(session) == [orphan]
+        assert handoff.recover_orphaned(session, silent_after=None) == [orphan]
     assert (job_row(db, orphan).next_stage, job_row(db, alive).next_stage) == ("separate", None)
+
+
+ELSEWHERE = "other-host:pid[1]:77:5|other-host:pid[1]:7:3"  # a pool child | its worker
+
+
+def test_a_stage_whose_worker_elsewhere_stopped_beating_is_due_again(db):
+    job_id = new_job(db, status="running", stage="detect", heartbeat_at=utcnow(), worker=ELSEWHERE)
+    with session_scope(db) as session:
+        workerbeats.record_beat(session, "other-host:pid[1]:7:3", ["gpu"])
+        session.execute(update(WorkerBeat).values(seen_at=utcnow() - timedelta(seconds=31)))
+        session.commit()
+        assert handoff.recover_orphaned(session, silent_after=None) == []
+        assert handoff.recover_orphaned(session, silent_after=30) == [job_id]
+
+
+def test_a_stage_whose_worker_elsewhere_beats_is_left_alone(db):
+    new_job(db, status="running", stage="detect", heartbeat_at=utcnow(), worker=ELSEWHERE)
+    with session_scope(db) as session:
+        workerbeats.record_beat(session, "other-host:pid[1]:7:3", ["gpu"])
+        assert handoff.recover_orphaned(session, silent_after=30) == []

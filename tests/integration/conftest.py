@@ -186,10 +186,11 @@ class Stack:
             ],
         )
 
-    def start_role(self, role: str) -> subprocess.Popen[bytes]:
+    def start_role(self, role: str, prefix: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
         """Start a worker with the options of docker/entrypoint.sh's ``role`` (worker-cpu,
-        worker-gpu): the processes a deployment runs, not a test's own mix."""
-        cmd = [sys.executable, "-m", "app.cli", "worker", *deployed_worker_args(role)]
+        worker-gpu): the processes a deployment runs, not a test's own mix; ``prefix``
+        wraps the command (``unshare``: a container's own PID namespace)."""
+        cmd = [*prefix, sys.executable, "-m", "app.cli", "worker", *deployed_worker_args(role)]
         self.roles[role] = self._spawn(role, cmd)
         return self.roles[role]
 

@@ -1,7 +1,8 @@
 """A stage whose worker is gone runs again within 30 s, not after the 120 s heartbeat timeout:
 the deployed CPU and GPU workers (docker/entrypoint.sh's options) with the production
 heartbeat and visibility settings, the GPU worker killed whole (then restarted, as compose
-does) or only its pool child (as the OOM killer does) in the middle of `separate`."""
+does; on this machine's PID namespace or in one of its own, as a container) or only its pool
+child (as the OOM killer does) in the middle of `separate`."""
 
 from __future__ import annotations
 
@@ -120,4 +121,24 @@ def test_a_killed_pool_child_reruns_its_stage_at_once(deployed, key, audio_dir, 
     os.kill(child, signal.SIGKILL)
     killed = time.monotonic()
     rerun_after(deployed, job_id, killed, "GPU pool child killed")
+    finished_once(deployed, key, job_id)
+
+
+def test_a_gpu_worker_killed_in_its_own_container_is_taken_over_by_its_missing_beats(
+    deployed, key, audio_dir, tmp_path
+):
+    # In compose each worker has its own PID namespace, and a restarted container a new one:
+    # no other process can see the dead one's pid; only its beats stop.
+    own_namespace = ("unshare", "--pid", "--fork", "--mount-proc")
+    worker = deployed.roles["worker-gpu"]
+    os.killpg(worker.pid, signal.SIGTERM)
+    worker.wait(timeout=60)
+    worker = deployed.start_role("worker-gpu", own_namespace)
+    job_id = submit_file(deployed, key, excerpt(audio_dir, tmp_path, SONG, 100, 25))["id"]
+    wait_until(lambda: separating(deployed, job_id, 1), 240, "separate to run", 0.1)
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=10)
+    killed = time.monotonic()
+    deployed.start_role("worker-gpu", own_namespace)
+    rerun_after(deployed, job_id, killed, "GPU worker killed in its own PID namespace")
     finished_once(deployed, key, job_id)
