@@ -30,6 +30,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "app.cli.evaluate_localization",
         "segment and event F1 of the synthetic regions found in partial fakes",
     ),
+    "evaluate-vocal-activity": (
+        "app.cli.evaluate_vocal_activity",
+        "frame F1 of vocal activity against songs' karaoke note files",
+    ),
 }
 
 

@@ -1,7 +1,9 @@
 """``soundscape train mixture``: the full-mix detector's whole recipe, seeded, on a corpus;
 ``soundscape train real-generators``: the same detector learned from real generators' output
 (``training.recipes.real_generators``, leave-one-source-out); ``soundscape train singing``:
-the singing detector (``training.recipes.singing``, leave-one-system-out).
+the singing detector (``training.recipes.singing``, leave-one-system-out); ``soundscape train
+vocal-activity``: the vocal-activity classifier of the separate stage
+(``training.recipes.vocal_activity``, leave-one-song-out on songs with karaoke note files).
 
 The corpus is what ``soundscape data real-music`` builds. Training fits the generator zoo
 on train excerpts, builds real and synthetic rows under codec conditions, chooses features
@@ -85,6 +87,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sing.add_argument("--workers", type=int, default=None, help="processes (default: CPUs)")
     sing.add_argument("--cache", type=Path, default=None, help="folder keeping embedded windows")
     sing.add_argument("--report", type=Path, default=None, help="also write the report JSON")
+    vad = sub.add_parser("vocal-activity", help="train the vocal-activity classifier")
+    vad.add_argument("--songs", type=Path, required=True,
+                     help="songs with karaoke note files (<name>.notes.txt)")  # fmt: skip
+    vad.add_argument("--instrumental", type=Path, action="append", default=[], metavar="FILE",
+                     help="a recording with no lead vocal, always fitted on")  # fmt: skip
+    vad.add_argument("--out", type=Path, required=True, help="checkpoint file to write")
+    vad.add_argument("--hidden", type=int, default=0, help="MLP width (0: logistic regression)")
+    vad.add_argument("--seed", type=int, default=0)
+    vad.add_argument("--report", type=Path, default=None, help="also write the report JSON")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
         return _real_generators(args)
     if args.model == "singing":
         return _singing(args)
+    if args.model == "vocal-activity":
+        return _vocal_activity(args)
 
     from training.recipes.config import TrainConfig
     from training.recipes.mixture import train_mixture
@@ -193,6 +206,26 @@ def _singing(args: argparse.Namespace) -> int:
         f"detection a cappella {report['validation']['acappella']:.3f}, mixed "
         f"{report['validation']['mixed']:.3f}; wrote {args.out}"
     )
+    return 0
+
+
+def _vocal_activity(args: argparse.Namespace) -> int:
+    from app.hashing import sha256_file
+    from training.recipes.vocal_activity import VocalActivityConfig, train_vocal_activity
+
+    if not args.songs.is_dir():
+        raise FileNotFoundError(f"--songs {args.songs} is not a folder")
+    config = VocalActivityConfig(hidden=args.hidden, seed=args.seed)
+    report = train_vocal_activity(args.songs, args.out, config, args.instrumental)
+    if args.report:
+        args.report.write_text(json.dumps(report, indent=2) + "\n")
+    for key, title in (("leave_one_song_out", "leave-one-song-out"),
+                       ("singer_split", f"fitted on {config.singer} only")):  # fmt: skip
+        for row in report[key]:
+            print(f"{title}: {row['song']} F1 {row['f1']:.3f} (threshold {row['threshold']})")
+        print(f"{title}: mean F1 {report[key + '_mean_f1']:.3f}")
+    digest = sha256_file(args.out)
+    print(f"threshold {report['threshold']}; wrote {args.out} (sha256 {digest})")
     return 0
 
 

@@ -1,19 +1,25 @@
 """Separation: vocals and accompaniment of a track, and where the vocals are active.
 
 The separator itself comes from the model registry (workers.networks.separators chooses it,
-with its weight-free fallback); this module only runs it and measures vocal activity.
+with its weight-free fallback); this module only runs it and measures vocal activity: the
+vocal-to-mix level of the stem always, and which frames are active from that level by the
+energy rule, joined with the vocal-activity classifier of the mix when one is given.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from workers.compute.audio import resample
 from workers.compute.vocal_activity import VocalActivity, measure_activity
 from workers.networks.roles import ModelInfo, Separator
+
+if TYPE_CHECKING:
+    from workers.compute.vocal_classifier import VocalClassifier
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,8 @@ class Separation:
     ``activity``: vocal-to-mix level and activity every 0.1 s. ``separator``: the model
     and the sha256 of its weights (None for weight-free methods). ``warnings``: what a
     reader of the report should know about the quality (e.g. a fallback was used).
+    ``activity_model``: the vocal-activity classifier that marked the active frames, None
+    when the energy rule did.
     """
 
     vocals: np.ndarray
@@ -33,6 +41,7 @@ class Separation:
     activity: VocalActivity
     separator: ModelInfo
     warnings: tuple[str, ...]
+    activity_model: ModelInfo | None = None
 
 
 def separate(
@@ -40,6 +49,7 @@ def separate(
     sample_rate: int,
     separator: Separator,
     warnings: Iterable[str] = (),
+    classifier: VocalClassifier | None = None,
 ) -> Separation:
     """Separate ``mixture`` (channels, n) float32 at ``sample_rate``; any channel count.
 
@@ -50,6 +60,8 @@ def separate(
     mix = resample(mix, sample_rate, separator.sample_rate)
     vocals, accompaniment = separator.separate(mix)
     activity = measure_activity(vocals, mix, separator.sample_rate)
+    if classifier is not None:
+        activity = classifier.refine(activity, mix, separator.sample_rate)
     return Separation(
         vocals=np.ascontiguousarray(vocals, dtype=np.float32),
         accompaniment=np.ascontiguousarray(accompaniment, dtype=np.float32),
@@ -57,6 +69,7 @@ def separate(
         activity=activity,
         separator=separator.info,
         warnings=tuple(warnings),
+        activity_model=None if classifier is None else classifier.info,
     )
 
 
