@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from training.corpus.notes import sung_spans
 from training.evaluation.vocal_activity import RATE, frame_scores, song_files, truth_frames
@@ -176,7 +177,19 @@ def train_vocal_activity(
     songs_dir: Path, out: Path, config: VocalActivityConfig, instrumentals: Sequence[Path] = ()
 ) -> dict[str, Any]:
     """Measure, fit on every song (and the instrumentals), write the checkpoint; the report
-    (also in the checkpoint)."""
+    (also in the checkpoint). Fits run on one torch thread, so that their float sums come in
+    one order and the same command writes the same file anywhere."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(songs_dir, out, config, instrumentals)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(
+    songs_dir: Path, out: Path, config: VocalActivityConfig, instrumentals: Sequence[Path]
+) -> dict[str, Any]:
     songs = load_songs(songs_dir)
     negatives = [load_instrumental(path) for path in instrumentals]
     report: dict[str, Any] = {

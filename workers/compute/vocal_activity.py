@@ -44,7 +44,8 @@ class VocalActivity:
     """Per-frame vocal level and activity at ``hop_seconds`` (frame i covers [i*hop, (i+1)*hop)).
 
     ``level``: (frames,) float32, vocal-to-mix energy ratio in dB (see module docstring).
-    ``active``: (frames,) bool, ``level`` thresholded with hysteresis.
+    ``active``: (frames,) bool, ``level`` thresholded with hysteresis (the energy rule); the
+    separate stage joins it with the classifier of the mix (workers.compute.vocal_classifier).
     """
 
     hop_seconds: float
