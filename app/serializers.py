@@ -14,11 +14,15 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def job_to_dict(job: Job, artifact_url: Callable[[str, str], str]) -> dict[str, Any]:
-    """A job as clients see it; ``artifact_url(name, key)`` turns stored keys into links."""
+def job_to_dict(
+    job: Job, artifact_url: Callable[[str, str], str], queue_position: int | None = None
+) -> dict[str, Any]:
+    """A job as clients see it; ``artifact_url(name, key)`` turns stored keys into links;
+    ``queue_position`` (``app.queueposition``) is shown while the job is queued."""
     body: dict[str, Any] = {
         "id": str(job.id),
         "status": job.status,
+        "queue_position": queue_position if job.status == "queued" else None,
         "stage": job.stage,
         "progress": round(job.progress, 3),
         "source": JobSource.from_json(job.source).public(),

@@ -216,7 +216,15 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "id": {"type": "string", "format": "uuid"},
-            "status": {"enum": list(JOB_STATUSES)},
+            "status": {
+                "enum": list(JOB_STATUSES),
+                "description": "queued until the first stage begins, then running",
+            },
+            "queue_position": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "description": "While queued: 1 + the queued jobs that start before this one",
+            },
             "stage": {"type": ["string", "null"]},
             "progress": {"type": "number", "minimum": 0, "maximum": 1},
             "source": {"type": "object"},
