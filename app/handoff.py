@@ -92,9 +92,8 @@ def recover_orphaned(session: Session, silent_after: float | None) -> list[uuid.
 
 def forget_published(session: Session) -> None:
     """Mark every due stage of an unfinished job unsent, so that the next dispatch sends it
-    again.
-    For a broker that never redelivers (the embedded default's): a message a dead worker had
-    taken is gone; if it was not, the duplicate is dropped when it arrives."""
+    again. For a broker that never redelivers (the embedded default's): a message a dead
+    worker had taken is gone; if it was not, the duplicate is dropped when it arrives."""
     jobstate.mark_unsent(
         session,
         and_(
