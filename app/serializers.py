@@ -24,6 +24,8 @@ def job_to_dict(
         "status": job.status,
         "queue_position": queue_position if job.status == "queued" else None,
         "stage": job.stage,
+        # The stage due next and not yet begun: a job between two stages waits in a queue.
+        "waiting_for": job.next_stage if job.status in ("queued", "running") else None,
         "progress": round(job.progress, 3),
         "source": JobSource.from_json(job.source).public(),
         "metadata": job.client_metadata,

@@ -225,7 +225,11 @@ SCHEMAS: dict[str, Any] = {
                 "minimum": 1,
                 "description": "While queued: 1 + the queued jobs that start before this one",
             },
-            "stage": {"type": ["string", "null"]},
+            "stage": {"type": ["string", "null"], "description": "The stage begun last"},
+            "waiting_for": {
+                "type": ["string", "null"],
+                "description": "The stage due next, waiting in a queue for a worker",
+            },
             "progress": {"type": "number", "minimum": 0, "maximum": 1},
             "source": {"type": "object"},
             "metadata": {"type": ["object", "null"]},

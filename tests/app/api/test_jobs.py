@@ -82,6 +82,28 @@ def test_a_queued_job_shows_its_place_in_the_queue_and_a_running_one_none(
     assert (waiting["status"], waiting["queue_position"]) == ("queued", 1)
 
 
+def test_a_job_between_two_stages_says_which_stage_it_waits_for(
+    client, api_key, wav_bytes, migrated_settings
+):
+    job_id = upload(client, api_key, wav_bytes).get_json()["id"]
+    jid = uuid.UUID(job_id)
+    with session_scope(migrated_settings.database_url) as session:
+        jobstate.start_job(session, jid, "ingest")
+        due = show(client, api_key, job_id)
+        jobstate.begin_stage(session, jid, "ingest", 0.0)
+        inside = show(client, api_key, job_id)
+        jobstate.make_next_due(session, jid, "ingest", "separate", progress=1 / 6)
+        between = show(client, api_key, job_id)
+    assert (due["status"], due["stage"], due["waiting_for"]) == ("queued", None, "ingest")
+    assert (inside["status"], inside["stage"], inside["waiting_for"]) == ("running", "ingest", None)
+    assert (between["status"], between["stage"], between["waiting_for"]) == (
+        "running",
+        "ingest",
+        "separate",
+    )
+    assert between["progress"] == 0.167
+
+
 def test_requests_without_a_valid_key_are_401_problems(client, api_key):
     for headers in ({}, auth("ss_wrong")):
         response = client.get("/v1/jobs", headers=headers)
