@@ -19,27 +19,30 @@ from sqlalchemy.orm import Session
 from app import jobstate, liveness, workerbeats
 from app.tables import Job, utcnow
 
+# A job's due stage is published whether the job waits for its first stage or is between two.
+IN_FLIGHT = ("queued", "running")
+
 
 def due_stages(
     session: Session, resend_after: int, grace: float = 5.0, limit: int = 500
 ) -> list[tuple[uuid.UUID, str]]:
-    """Running jobs whose due stage was never published (``grace`` seconds after it fell
-    due: the worker that finished the stage before publishes it itself), or was published
-    ``resend_after`` seconds ago and has not started. The rows stay locked (another
-    publisher skips them) until the caller commits."""
+    """Unfinished jobs whose due stage (a queued job's first) was never published
+    (``grace`` seconds after it fell due: whoever made it due publishes it itself), or was
+    published ``resend_after`` seconds ago and has not started; started jobs first, oldest
+    first. The rows stay locked (another publisher skips them) until the caller commits."""
     now = utcnow()
     cutoff = now - timedelta(seconds=resend_after)
     query = (
         select(Job.id, Job.next_stage)
         .where(
-            Job.status == "running",
+            Job.status.in_(IN_FLIGHT),
             Job.next_stage.is_not(None),
             or_(
                 and_(Job.dispatched_at.is_(None), Job.updated_at < now - timedelta(seconds=grace)),
                 Job.dispatched_at < cutoff,
             ),
         )
-        .order_by(Job.started_at)
+        .order_by(Job.started_at.asc().nulls_last(), Job.created_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
@@ -88,10 +91,12 @@ def recover_orphaned(session: Session, silent_after: float | None) -> list[uuid.
 
 
 def forget_published(session: Session) -> None:
-    """Mark every due stage of a running job unsent, so that the next dispatch sends it again.
-    For a broker that never redelivers (the embedded default's): a message a dead worker had
-    taken is gone; if it was not, the duplicate is dropped when it arrives."""
+    """Mark every due stage of an unfinished job unsent, so that the next dispatch sends it
+    again. For a broker that never redelivers (the embedded default's): a message a dead
+    worker had taken is gone; if it was not, the duplicate is dropped when it arrives."""
     jobstate.mark_unsent(
         session,
-        and_(Job.status == "running", Job.next_stage.is_not(None), Job.dispatched_at.is_not(None)),
+        and_(
+            Job.status.in_(IN_FLIGHT), Job.next_stage.is_not(None), Job.dispatched_at.is_not(None)
+        ),
     )

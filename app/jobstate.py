@@ -2,7 +2,8 @@
 alike), and every transition of it, from the API's cancel to the workers' start, stages,
 hand-off (heartbeats, stages due and sent: the rules are in app/handoff.py), failure,
 success and the reaper. Every transition is conditional, so a canceled job is never marked
-succeeded or failed.
+succeeded or failed. A job is ``queued`` until its first stage begins, though that stage
+may be due and published long before; then ``running`` until it ends.
 
 ``heartbeat_at`` is set while a stage runs and cleared while the job waits in a queue
 between stages, so the reaper can tell a job whose worker vanished mid-stage from one that
@@ -99,8 +100,9 @@ def begin_stage(
     count_attempt: bool = True,
     silent_after: int = 120,
 ) -> JobRef | None:
-    """Mark ``stage`` running; None when its message must be dropped: the job is gone,
-    finished or canceled, or the message is a duplicate (see ``_message_is_current``).
+    """Mark ``stage`` running (a queued job turns ``running`` here, as its first stage
+    begins); None when its message must be dropped: the job is gone, finished or canceled,
+    or the message is a duplicate (see ``_message_is_current``).
 
     ``attempts`` counts starts of the current stage: a message sent again after a crash
     starts it again, and a message that keeps killing workers is stopped here. A retry
@@ -173,6 +175,7 @@ def save_stage_output(
     output: dict[str, Any],
     next_stage: str | None = None,
     commit: bool = True,
+    progress: float | None = None,
 ) -> None:
     """Insert or replace the stage's output (one row even if two workers race) and, in the
     same transaction, record ``next_stage`` as due: a hand-off that no broker outage can
@@ -184,16 +187,23 @@ def save_stage_output(
         {"job_id": job_id, "stage": stage},
         {"output": output, "created_at": utcnow()},
     )
-    make_next_due(session, job_id, stage, next_stage, commit)
+    make_next_due(session, job_id, stage, next_stage, commit, progress)
 
 
 def make_next_due(
-    session: Session, job_id: uuid.UUID, stage: str, next_stage: str | None, commit: bool = True
+    session: Session,
+    job_id: uuid.UUID,
+    stage: str,
+    next_stage: str | None,
+    commit: bool = True,
+    progress: float | None = None,
 ) -> None:
-    """``stage`` is done: the job waits for ``next_stage`` (None: it was the last one). A job
-    canceled while the stage ran gets no next stage, but its heartbeat is cleared too: no
-    stage of it runs any more."""
+    """``stage`` is done: the job, at ``progress`` (None: unchanged), waits for
+    ``next_stage`` (None: it was the last one). A job canceled while the stage ran gets no
+    next stage, but its heartbeat is cleared too: no stage of it runs any more."""
     values: dict[str, Any] = {"heartbeat_at": None, "updated_at": utcnow()}
+    if progress is not None:
+        values["progress"] = progress
     if next_stage is not None:
         values |= {"next_stage": next_stage, "dispatched_at": None}
     session.execute(
@@ -270,22 +280,16 @@ def record_artifact(
 
 
 def start_job(session: Session, job_id: uuid.UUID, first_stage: str) -> bool:
-    """Move a queued job to running with ``first_stage`` due; True when the caller should
-    publish it. A job left running with no stage (its starter died before the first stage
-    began) is started again: stages are idempotent."""
+    """Make a queued job's ``first_stage`` due; True when the caller should publish it. The
+    job stays ``queued`` until that stage begins (``begin_stage``): its message may wait
+    behind many others. A job whose first stage is already due is left to the publisher
+    (a duplicate start message changes nothing)."""
     now = utcnow()
-    launchable = or_(Job.status == "queued", and_(Job.status == "running", Job.stage.is_(None)))
+    launchable = and_(Job.status == "queued", Job.next_stage.is_(None))
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, launchable)
-        .values(
-            status="running",
-            started_at=now,
-            heartbeat_at=None,
-            next_stage=first_stage,
-            dispatched_at=None,
-            updated_at=now,
-        )
+        .values(heartbeat_at=None, next_stage=first_stage, dispatched_at=None, updated_at=now)
     )
     session.commit()
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -369,18 +373,15 @@ def reap_stale_jobs(
     session: Session, in_stage_seconds: int, waiting_seconds: int
 ) -> list[uuid.UUID]:
     """Fail running jobs whose worker went silent mid-stage for ``in_stage_seconds`` (longer
-    than a stage may take plus redelivery), or that waited between stages for
-    ``waiting_seconds`` (their message was lost). Returns the failed jobs' ids."""
+    than a stage may take plus redelivery), and jobs whose due stage (the first one of a
+    queued job) waited ``waiting_seconds`` (their message was lost). Returns the failed
+    jobs' ids."""
     now = utcnow()
-    stale = and_(
-        Job.status == "running",
-        or_(
-            Job.heartbeat_at < now - timedelta(seconds=in_stage_seconds),
-            and_(
-                Job.heartbeat_at.is_(None),
-                Job.updated_at < now - timedelta(seconds=waiting_seconds),
-            ),
-        ),
+    waited = Job.updated_at < now - timedelta(seconds=waiting_seconds)
+    stale = or_(
+        and_(Job.status == "running", Job.heartbeat_at < now - timedelta(seconds=in_stage_seconds)),
+        and_(Job.status == "running", Job.heartbeat_at.is_(None), waited),
+        and_(Job.status == "queued", Job.next_stage.is_not(None), waited),
     )
     ids = list(session.scalars(select(Job.id).where(stale)))
     if ids:
@@ -400,10 +401,15 @@ def reap_stale_jobs(
 
 
 def queued_too_long(session: Session, seconds: int) -> list[uuid.UUID]:
-    """Claim jobs queued and untouched for ``seconds``: their start message may never have
-    arrived. Claiming touches ``updated_at``, so each is sent again at most once a period."""
+    """Claim queued jobs not yet started (no stage due) and untouched for ``seconds``: their
+    start message may never have arrived (a due first stage is the publisher's to resend).
+    Claiming touches ``updated_at``, so each is sent again at most once a period."""
     now = utcnow()
-    stuck = and_(Job.status == "queued", Job.updated_at < now - timedelta(seconds=seconds))
+    stuck = and_(
+        Job.status == "queued",
+        Job.next_stage.is_(None),
+        Job.updated_at < now - timedelta(seconds=seconds),
+    )
     ids = list(session.scalars(select(Job.id).where(stuck)))
     if ids:
         session.execute(update(Job).where(Job.id.in_(ids), stuck).values(updated_at=now))

@@ -14,12 +14,18 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def job_to_dict(job: Job, artifact_url: Callable[[str, str], str]) -> dict[str, Any]:
-    """A job as clients see it; ``artifact_url(name, key)`` turns stored keys into links."""
+def job_to_dict(
+    job: Job, artifact_url: Callable[[str, str], str], queue_position: int | None = None
+) -> dict[str, Any]:
+    """A job as clients see it; ``artifact_url(name, key)`` turns stored keys into links;
+    ``queue_position`` (``app.queueposition``) is shown while the job is queued."""
     body: dict[str, Any] = {
         "id": str(job.id),
         "status": job.status,
+        "queue_position": queue_position if job.status == "queued" else None,
         "stage": job.stage,
+        # The stage due next and not yet begun: a job between two stages waits in a queue.
+        "waiting_for": job.next_stage if job.status in ("queued", "running") else None,
         "progress": round(job.progress, 3),
         "source": JobSource.from_json(job.source).public(),
         "metadata": job.client_metadata,

@@ -147,8 +147,8 @@ def _stage_task(stage: Stage, stages: tuple[Stage, ...]) -> Callable[..., None]:
 
 
 def start_job(job_id: str) -> None:
-    """Move a queued job to running with its first stage due, and publish that stage. A
-    job left running with no stage (its starter died) is started again."""
+    """Make a queued job's first stage due and publish it; the job stays queued until that
+    stage begins. A duplicate start message publishes nothing more."""
     try:
         jid = uuid.UUID(job_id)
     except ValueError:

@@ -66,12 +66,14 @@ def execute_stage(
             done = jobstate.has_stage_output(session, jid, stage.name)
             earlier = {} if done else load_outputs(session, jid, stages[:position])
         output = None if done else _compute(runtime, stage, job, earlier)
-        last = following is None
+        last, done_share = following is None, (position + 1) / len(stages)
         with runtime.session() as session:
             if output is None:
-                jobstate.make_next_due(session, jid, stage.name, following, commit=not last)
+                jobstate.make_next_due(session, jid, stage.name, following, not last, done_share)
             else:
-                jobstate.save_stage_output(session, jid, stage.name, output, following, not last)
+                jobstate.save_stage_output(
+                    session, jid, stage.name, output, following, not last, done_share
+                )
             if last:
                 end_pipeline(session, jid, stage)
         if last:

@@ -24,6 +24,7 @@ from app.joboptions import deployment_options, parse_options
 from app.jobsource import JobSource
 from app.links import artifact_links
 from app.outbound import check_url_source
+from app.queueposition import queue_position
 from app.serializers import job_to_dict
 from app.services import jobs as service
 from app.tables import Artifact, Job
@@ -101,7 +102,7 @@ def _find_artifact(job: Job, name: str) -> Artifact | None:
 
 def _render(job: Job) -> dict[str, Any]:
     links = artifact_links(ctx.settings(), ctx.storage(), job.id, request.host_url)
-    return job_to_dict(job, links)
+    return job_to_dict(job, links, queue_position(ctx.db(), job))
 
 
 def _parse_submission() -> tuple[service.NewJob, Any]:

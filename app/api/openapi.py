@@ -216,8 +216,20 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "id": {"type": "string", "format": "uuid"},
-            "status": {"enum": list(JOB_STATUSES)},
-            "stage": {"type": ["string", "null"]},
+            "status": {
+                "enum": list(JOB_STATUSES),
+                "description": "queued until the first stage begins, then running",
+            },
+            "queue_position": {
+                "type": ["integer", "null"],
+                "minimum": 1,
+                "description": "While queued: 1 + the queued jobs that start before this one",
+            },
+            "stage": {"type": ["string", "null"], "description": "The stage begun last"},
+            "waiting_for": {
+                "type": ["string", "null"],
+                "description": "The stage due next, waiting in a queue for a worker",
+            },
             "progress": {"type": "number", "minimum": 0, "maximum": 1},
             "source": {"type": "object"},
             "metadata": {"type": ["object", "null"]},

@@ -47,8 +47,30 @@ def test_a_stage_sent_long_ago_and_not_started_is_due_again(db):
     assert due(db) == [job_id]
 
 
-def test_a_queued_job_has_no_stage_due(db):
-    new_job(db, next_stage="ingest", updated_at=utcnow() - LONG_AGO)
+def test_a_queued_job_not_yet_started_has_no_stage_due(db):
+    new_job(db, updated_at=utcnow() - LONG_AGO)
+    assert due(db) == []
+
+
+def test_a_queued_jobs_first_stage_due_and_unsent_is_due(db):
+    job_id = new_job(db, next_stage="ingest", updated_at=utcnow() - LONG_AGO)
+    assert due(db) == [job_id]
+
+
+def test_stages_of_started_jobs_are_published_before_first_stages(db):
+    waiting = new_job(db, next_stage="ingest", updated_at=utcnow() - LONG_AGO)
+    started = new_job(
+        db,
+        status="running",
+        next_stage="detect",
+        started_at=utcnow(),
+        updated_at=utcnow() - LONG_AGO,
+    )
+    assert due(db) == [started, waiting]
+
+
+def test_a_canceled_jobs_due_stage_is_not_published(db):
+    new_job(db, status="canceled", next_stage="ingest", updated_at=utcnow() - LONG_AGO)
     assert due(db) == []
 
 
@@ -69,6 +91,13 @@ def test_a_stage_with_a_fresh_heartbeat_is_left_running(db):
 
 def test_forgetting_published_stages_makes_them_unsent(db):
     job_id = new_job(db, status="running", next_stage="separate", dispatched_at=utcnow())
+    with session_scope(db) as session:
+        handoff.forget_published(session)
+    assert job_row(db, job_id).dispatched_at is None
+
+
+def test_forgetting_published_stages_covers_first_stages_of_queued_jobs(db):
+    job_id = new_job(db, next_stage="ingest", dispatched_at=utcnow())
     with session_scope(db) as session:
         handoff.forget_published(session)
     assert job_row(db, job_id).dispatched_at is None

@@ -33,12 +33,46 @@ def test_a_new_job_belongs_to_its_batch_and_pipeline(db):
     assert (row.pipeline, row.source) == ("reference", {"kind": "url", "url": "https://x.test/a"})
 
 
-def test_starting_a_queued_job_makes_its_first_stage_due(db):
+def test_starting_a_job_makes_its_first_stage_due_and_leaves_it_queued(db):
     job_id = new_job(db)
     with session_scope(db) as session:
         assert jobstate.start_job(session, job_id, "ingest")
     job = job_row(db, job_id)
-    assert (job.status, job.next_stage, job.started_at is not None) == ("running", "ingest", True)
+    assert (job.status, job.stage, job.next_stage, job.started_at) == (
+        "queued",
+        None,
+        "ingest",
+        None,
+    )
+
+
+def test_a_second_start_message_publishes_nothing_more(db):
+    job_id = new_job(db)
+    with session_scope(db) as session:
+        assert jobstate.start_job(session, job_id, "ingest")
+        jobstate.mark_dispatched(session, job_id, "ingest")
+        session.commit()
+        assert not jobstate.start_job(session, job_id, "ingest")
+    assert job_row(db, job_id).dispatched_at is not None
+
+
+def test_a_queued_job_turns_running_when_its_first_stage_begins(db):
+    job_id = new_job(db)
+    with session_scope(db) as session:
+        jobstate.start_job(session, job_id, "ingest")
+        assert jobstate.begin_stage(session, job_id, "ingest", 0.0) is not None
+    job = job_row(db, job_id)
+    assert (job.status, job.stage, job.next_stage) == ("running", "ingest", None)
+    assert job.started_at is not None
+
+
+def test_a_queued_job_canceled_before_its_first_stage_never_begins_it(db):
+    job_id = new_job(db)
+    with session_scope(db) as session:
+        jobstate.start_job(session, job_id, "ingest")
+        assert jobstate.cancel_job(session, job_id)
+        assert jobstate.begin_stage(session, job_id, "ingest", 0.0) is None
+    assert (job_row(db, job_id).status, job_row(db, job_id).stage) == ("canceled", None)
 
 
 def test_a_job_already_in_a_stage_is_not_started_again(db):
@@ -70,6 +104,14 @@ def test_a_finished_stage_makes_the_next_one_due_and_clears_the_heartbeat(db):
         jobstate.make_next_due(session, job_id, "ingest", "separate")
     job = job_row(db, job_id)
     assert (job.next_stage, job.heartbeat_at) == ("separate", None)
+
+
+def test_a_finished_stage_moves_the_progress_on(db):
+    job_id = new_job(db, status="running", stage="ingest", heartbeat_at=utcnow())
+    with session_scope(db) as session:
+        jobstate.save_stage_output(session, job_id, "ingest", {}, "separate", progress=1 / 6)
+    job = job_row(db, job_id)
+    assert (job.stage, job.next_stage, round(job.progress, 3)) == ("ingest", "separate", 0.167)
 
 
 def test_a_job_canceled_mid_stage_gets_no_next_stage(db):

@@ -171,7 +171,8 @@ class Stack:
         self.api_url = f"http://127.0.0.1:{port}"
         wait_until(lambda: _answers(self.api_url + "/healthz"), 60, "gunicorn to start")
 
-    def start_worker(self) -> None:
+    def start_worker(self, *options: str) -> None:
+        """A worker of both queues; ``options``: more ``soundscape worker`` options."""
         self.worker = self._spawn(
             "worker",
             [
@@ -183,6 +184,7 @@ class Stack:
                 "cpu,gpu",
                 "--loglevel",
                 "INFO",
+                *options,
             ],
         )
 

@@ -128,6 +128,23 @@ def test_a_job_waiting_between_stages_past_the_limit_has_lost_its_message(db):
     assert status_of(db, waiting) == "failed"
 
 
+def test_a_queued_job_whose_first_stage_waited_past_the_limit_has_lost_its_message(db):
+    days_ago = utcnow() - timedelta(days=2)
+    lost = make_job(db, status="queued", next_stage="ingest", updated_at=days_ago)
+    unstarted = make_job(db, status="queued", updated_at=days_ago)
+    with session_scope(db) as session:
+        reaped = jobstate.reap_stale_jobs(session, in_stage_seconds=3600, waiting_seconds=86400)
+    assert lost in reaped and unstarted not in reaped
+    assert (status_of(db, lost), status_of(db, unstarted)) == ("failed", "queued")
+
+
+def test_a_queued_job_whose_first_stage_is_due_is_the_publishers_not_resent_as_a_start(db):
+    hour_ago = utcnow() - timedelta(hours=1)
+    due = make_job(db, status="queued", next_stage="ingest", updated_at=hour_ago)
+    with session_scope(db) as session:
+        assert due not in jobstate.queued_too_long(session, seconds=300)
+
+
 def test_queued_jobs_left_untouched_are_claimed_once_for_a_resend(db):
     stuck = make_job(db, status="queued", updated_at=utcnow() - timedelta(minutes=10))
     recent = make_job(db, status="queued")

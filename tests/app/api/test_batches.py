@@ -91,6 +91,24 @@ def test_a_json_batch_is_stored_in_order_and_only_the_cap_is_started(migrated_se
     assert [i["status"] for i in listed[:4]] == ["queued"] * 3 + ["pending"]
 
 
+def test_batch_counts_show_an_item_queued_until_its_first_stage_begins(migrated_settings, api_key):
+    client = make_client(migrated_settings, batch_max_in_flight=2)
+    batch = create(client, api_key, {"items": url_items(2)}).get_json()
+    with session_scope(migrated_settings.database_url) as session:
+        first, second = session.scalars(
+            select(Job.id).where(Job.batch_id == uuid.UUID(batch["id"])).order_by(Job.created_at)
+        ).all()
+        jobstate.start_job(session, first, "ingest")
+        jobstate.start_job(session, second, "ingest")
+        assert jobstate.begin_stage(session, first, "ingest", 0.0)
+
+    def counts() -> dict:
+        return client.get(f"/v1/batches/{batch['id']}", headers=auth(api_key)).get_json()["counts"]
+
+    assert (counts()["running"], counts()["queued"]) == (1, 1)
+    assert [i["status"] for i in items(client, api_key, batch["id"])] == ["running", "queued"]
+
+
 def test_an_item_ending_starts_the_next_and_the_last_completes_the_batch(
     migrated_settings, api_key
 ):
@@ -105,6 +123,7 @@ def test_an_item_ending_starts_the_next_and_the_last_completes_the_batch(
             ).first()
             assert job is not None
             jobstate.start_job(session, job.id, "ingest")
+            jobstate.begin_stage(session, job.id, "ingest", 0.0)  # the job runs
             jobstate.succeed_job(session, job.id, {"verdict": "likely_authentic"})
             service.advance(session, settings, job.tenant_id, batch_id)
     done = client.get(f"/v1/batches/{batch_id}", headers=auth(api_key)).get_json()
@@ -266,6 +285,7 @@ def test_results_stream_every_item_in_submission_order(migrated_settings, api_ke
     with session_scope(settings.database_url) as session:
         job = session.scalars(select(Job).where(Job.batch_id == uuid.UUID(batch["id"]))).one()
         jobstate.start_job(session, job.id, "ingest")
+        jobstate.begin_stage(session, job.id, "ingest", 0.0)  # the job runs
         jobstate.succeed_job(session, job.id, report)
     rows = results(client, api_key, batch["id"])
     assert [r["custom_id"] for r in rows] == ["track-0", "track-1", "bad"]

@@ -2,11 +2,13 @@
 
 import io
 import json
+import uuid
 from dataclasses import replace
 
 import pytest
 
-from app import create_app
+from app import create_app, jobstate
+from app.db import session_scope
 from app.services.tenants import create_key
 from tests.conftest import make_tone_file
 
@@ -28,6 +30,10 @@ def upload(client, key, data: bytes, name="track.wav", headers=None, **form):
 @pytest.fixture()
 def wav_bytes(tmp_path, ffmpeg) -> bytes:
     return make_tone_file(tmp_path / "tone.wav", seconds=1.0).read_bytes()
+
+
+def show(client, key, job_id: str) -> dict:
+    return client.get(f"/v1/jobs/{job_id}", headers=auth(key)).get_json()
 
 
 def queued_messages(settings) -> int:
@@ -56,6 +62,46 @@ def test_polling_returns_the_job(client, api_key, wav_bytes):
     job = upload(client, api_key, wav_bytes).get_json()
     polled = client.get(f"/v1/jobs/{job['id']}", headers=auth(api_key)).get_json()
     assert polled["id"] == job["id"] and polled["status"] == "queued"
+
+
+def test_a_queued_job_shows_its_place_in_the_queue_and_a_running_one_none(
+    client, api_key, wav_bytes, migrated_settings
+):
+    first, second = (upload(client, api_key, wav_bytes).get_json()["id"] for _ in range(2))
+    assert [show(client, api_key, j)["queue_position"] for j in (first, second)] == [1, 2]
+    with session_scope(migrated_settings.database_url) as session:
+        jobstate.start_job(session, uuid.UUID(first), "ingest")
+        assert show(client, api_key, first)["status"] == "queued"  # due, not begun
+        assert jobstate.begin_stage(session, uuid.UUID(first), "ingest", 0.0)
+    running, waiting = show(client, api_key, first), show(client, api_key, second)
+    assert (running["status"], running["stage"], running["queue_position"]) == (
+        "running",
+        "ingest",
+        None,
+    )
+    assert (waiting["status"], waiting["queue_position"]) == ("queued", 1)
+
+
+def test_a_job_between_two_stages_says_which_stage_it_waits_for(
+    client, api_key, wav_bytes, migrated_settings
+):
+    job_id = upload(client, api_key, wav_bytes).get_json()["id"]
+    jid = uuid.UUID(job_id)
+    with session_scope(migrated_settings.database_url) as session:
+        jobstate.start_job(session, jid, "ingest")
+        due = show(client, api_key, job_id)
+        jobstate.begin_stage(session, jid, "ingest", 0.0)
+        inside = show(client, api_key, job_id)
+        jobstate.make_next_due(session, jid, "ingest", "separate", progress=1 / 6)
+        between = show(client, api_key, job_id)
+    assert (due["status"], due["stage"], due["waiting_for"]) == ("queued", None, "ingest")
+    assert (inside["status"], inside["stage"], inside["waiting_for"]) == ("running", "ingest", None)
+    assert (between["status"], between["stage"], between["waiting_for"]) == (
+        "running",
+        "ingest",
+        "separate",
+    )
+    assert between["progress"] == 0.167
 
 
 def test_requests_without_a_valid_key_are_401_problems(client, api_key):

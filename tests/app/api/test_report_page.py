@@ -100,9 +100,22 @@ def test_a_running_job_shows_its_stage_and_progress_and_reloads(
     assert '<meta http-equiv="refresh" content="5">' in html
 
 
+def test_a_job_between_two_stages_names_the_stage_it_waits_for(
+    client, api_key, wav_bytes, migrated_settings
+):  # type: ignore[no-untyped-def]
+    job_id = submit(client, api_key, wav_bytes)
+    with session_scope(migrated_settings.database_url) as session:
+        assert jobstate.start_job(session, job_id, "ingest")
+        assert jobstate.begin_stage(session, job_id, "ingest", 0.0)
+        jobstate.make_next_due(session, job_id, "ingest", "separate", progress=1 / 6)
+    _, html = page(client, job_id, api_key)
+    assert "<strong>ingest</strong> done" in html and "<strong>separate</strong>" in html
+    assert "17 %" in html
+
+
 def test_a_queued_job_waits_for_a_worker(client, api_key, wav_bytes):  # type: ignore[no-untyped-def]
     _, html = page(client, submit(client, api_key, wav_bytes), api_key)
-    assert "Waiting for a worker" in html
+    assert "Waiting for a worker" in html and "<strong>1</strong> in the queue" in html
 
 
 def test_a_failed_job_shows_the_problem(client, api_key, wav_bytes, migrated_settings):  # type: ignore[no-untyped-def]
@@ -130,6 +143,7 @@ def succeed(settings, job_id: uuid.UUID, png: bytes) -> None:  # type: ignore[no
 
         tenant = session.get(Job, job_id).tenant_id
         assert jobstate.start_job(session, job_id, "ingest")
+        assert jobstate.begin_stage(session, job_id, "ingest", 0.0)  # the job runs
     key = job_key(tenant, job_id, "timeline.png")
     make_storage(settings).put_stream(key, io.BytesIO(png), "image/png")
     with session_scope(settings.database_url) as session:
@@ -179,6 +193,7 @@ def test_an_authentic_report_says_why_it_has_no_regions(
     job_id = submit(client, api_key, wav_bytes)
     with session_scope(migrated_settings.database_url) as session:
         assert jobstate.start_job(session, job_id, "ingest")
+        assert jobstate.begin_stage(session, job_id, "ingest", 0.0)  # the job runs
         report = {**REPORT, "verdict": "likely_authentic", "regions": [], "artist_matches": []}
         report["options"] = {"vocal_detector": False}
         assert jobstate.succeed_job(session, job_id, report)
