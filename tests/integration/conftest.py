@@ -3,6 +3,7 @@ Celery worker processes. A missing service fails the tests with a message naming
 
 from __future__ import annotations
 
+import http.server
 import os
 import re
 import shlex
@@ -12,11 +13,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 import requests
@@ -296,3 +298,33 @@ def stack(postgres_url, redis_url, s3_endpoint, tmp_path_factory) -> Iterator[St
     running = start_stack(stack_env(data_dir, postgres_url, redis_url, s3_endpoint), data_dir)
     yield running
     running.stop()
+
+
+ROLES = ("worker-cpu", "worker-gpu")
+
+
+def start_roles(env: dict[str, str], data_dir: Path) -> Stack:
+    """A stack whose workers are the two that docker/entrypoint.sh's roles start."""
+    running = start_stack(env, data_dir, worker=False)
+    for role in ROLES:
+        running.start_role(role)
+    return running
+
+
+class LocalServer:
+    """A client's HTTP server (a file host, a webhook receiver) on a free local port,
+    serving from a thread inside ``with``; leaving sets ``release``, so that a request the
+    handler holds ends, and shuts the server down."""
+
+    def __init__(self, handler: type[http.server.BaseHTTPRequestHandler], path: str) -> None:
+        self.release = threading.Event()
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def __enter__(self) -> Self:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.server.shutdown()

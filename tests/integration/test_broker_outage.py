@@ -21,7 +21,14 @@ from app.db import session_scope
 from app.services.tenants import create_key
 from app.tables import WebhookAttempt
 from tests.conftest import SPEECH
-from tests.integration.conftest import PG_ADMIN_URL, Stack, stack_env, start_stack, wait_until
+from tests.integration.conftest import (
+    PG_ADMIN_URL,
+    LocalServer,
+    Stack,
+    stack_env,
+    start_roles,
+    wait_until,
+)
 from tests.integration.test_service import excerpt, poll, submit_file
 
 pytestmark = pytest.mark.integration
@@ -32,15 +39,14 @@ FAST_RECOVERY = {
     "heartbeat_timeout_seconds": "10",
     "transient_retry_seconds": "300",
 }
-ROLES = ("worker-cpu", "worker-gpu")
 
 
-class HeldSource:
+class HeldSource(LocalServer):
     """A client's file server that sends half the file, then holds the download open until
     ``release`` is set: the ingest stage stays in flight on the CPU worker meanwhile."""
 
     def __init__(self, body: bytes) -> None:
-        self.started, self.release = threading.Event(), threading.Event()
+        self.started = threading.Event()
         held = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -58,25 +64,14 @@ class HeldSource:
             def log_message(self, *args: Any) -> None:
                 return
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/track.wav"
-
-    def __enter__(self) -> HeldSource:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release.set()
-        self.server.shutdown()
+        super().__init__(Handler, "/track.wav")
 
 
 @pytest.fixture(scope="module")
 def deployed(database, broker, s3_endpoint, tmp_path_factory) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp("outage-stack")
     env = stack_env(data_dir, database, f"{broker.url}/0", s3_endpoint, **FAST_RECOVERY)
-    running = start_stack(env, data_dir, worker=False)
-    for role in ROLES:
-        running.start_role(role)
+    running = start_roles(env, data_dir)
     yield running
     running.stop()
 
@@ -86,7 +81,7 @@ def key(deployed: Stack) -> str:
     return create_key(deployed.settings.database_url, f"outage-{uuid.uuid4().hex[:6]}")
 
 
-class Receiver:
+class Receiver(LocalServer):
     """A client's webhook endpoint: records every delivery and answers 204."""
 
     def __init__(self) -> None:
@@ -104,15 +99,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 return
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-
-    def __enter__(self) -> Receiver:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
+        super().__init__(Handler, "/hooks")
 
     def ids(self) -> list[str]:
         return [headers["webhook-id"] for headers, _ in self.received]

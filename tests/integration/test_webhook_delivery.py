@@ -17,21 +17,27 @@ import pytest
 
 from app.services.tenants import create_key
 from tests.conftest import SPEECH
-from tests.integration.conftest import Stack, stack_env, start_stack, wait_until
+from tests.integration.conftest import (
+    ROLES,
+    LocalServer,
+    Stack,
+    stack_env,
+    start_roles,
+    wait_until,
+)
 from tests.integration.test_broker_outage import attempts
 from tests.integration.test_service import excerpt, submit_file
 
 pytestmark = pytest.mark.integration
-ROLES = ("worker-cpu", "worker-gpu")
 
 
-class FirstHeldReceiver:
+class FirstHeldReceiver(LocalServer):
     """A client's endpoint that holds the first delivery open until ``release`` is set,
     then answers every delivery 204. ``ids`` lists the webhook-id of each POST."""
 
     def __init__(self) -> None:
         self.ids: list[str] = []
-        self.held, self.release = threading.Event(), threading.Event()
+        self.held = threading.Event()
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -50,25 +56,14 @@ class FirstHeldReceiver:
             def log_message(self, *args: Any) -> None:
                 return
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-
-    def __enter__(self) -> FirstHeldReceiver:
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release.set()
-        self.server.shutdown()
+        super().__init__(Handler, "/hooks")
 
 
 @pytest.fixture(scope="module")
 def deployed(database, broker, s3_endpoint, tmp_path_factory) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp("delivery-stack")
     env = stack_env(data_dir, database, f"{broker.url}/0", s3_endpoint, webhook_timeout="10")
-    running = start_stack(env, data_dir, worker=False)
-    for role in ROLES:
-        running.start_role(role)
+    running = start_roles(env, data_dir)
     yield running
     running.stop()
 
