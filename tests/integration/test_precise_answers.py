@@ -1,11 +1,13 @@
-"""#22 item 8 against the deployed API (gunicorn, PostgreSQL, Redis, S3): two files in one
-request, and a form field over its limit, each get their own answer and store nothing.
-(Item 7's address rule is tested through the app in tests/app/test_manifest.py: this
-deployment allows private URLs, which its other tests fetch from local servers.)"""
+"""#22 items 7 and 8 against the deployed API (gunicorn, PostgreSQL, Redis, S3): an inside
+address is refused alike in a single job, a webhook and a batch manifest (by an API that,
+as in production, does not allow private URLs: the test deployment allows them for its
+local file servers); two files in one request, and a form field over its limit, each get
+their own answer and store nothing."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -14,10 +16,46 @@ from sqlalchemy import func, select
 from app.db import session_scope
 from app.services.tenants import create_key
 from app.tables import Job
+from tests.app.test_manifest import INSIDE_URLS
 from tests.integration.conftest import Stack
 from tests.integration.test_batches import auth
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def strict(stack: Stack) -> Iterator[Stack]:
+    """A second API process of the same deployment, with private URLs refused."""
+    api = Stack({**stack.env, "SOUNDSCAPE_ALLOW_PRIVATE_URLS": "false"}, stack.settings, stack.logs)
+    api.start_api()
+    yield api
+    api.stop()
+
+
+def test_an_inside_address_is_refused_alike_in_a_job_a_webhook_and_a_manifest(strict, key):
+    for url in INSIDE_URLS:
+        for body in (
+            {"source": {"url": url}},
+            {"source": {"url": "http://8.8.8.8/a.mp3"}, "webhook_url": url},
+        ):
+            answer = requests.post(
+                f"{strict.api_url}/v1/jobs", json=body, headers=auth(key), timeout=30
+            )
+            assert answer.status_code == 400 and "non-public" in answer.json()["detail"], body
+    lines = [
+        json.dumps({"custom_id": f"u{i}", "source": {"url": u}}) for i, u in enumerate(INSIDE_URLS)
+    ]
+    answer = requests.post(
+        f"{strict.api_url}/v1/batches",
+        files={"file": ("inside.jsonl", ("\n".join(lines) + "\n").encode())},
+        headers=auth(key),
+        timeout=60,
+    )
+    assert answer.status_code == 202, answer.text
+    batch = requests.get(
+        f"{strict.api_url}/v1/batches/{answer.json()['id']}", headers=auth(key), timeout=30
+    ).json()
+    assert batch["item_count"] == len(INSIDE_URLS) == batch["counts"]["failed"]
 
 
 @pytest.fixture()
