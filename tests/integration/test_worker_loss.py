@@ -1,4 +1,4 @@
-"""A stage whose worker is gone runs again within 30 s, not after the 120 s heartbeat timeout:
+"""A stage whose worker is gone runs again at once, not after the 120 s heartbeat timeout:
 the deployed CPU and GPU workers (docker/entrypoint.sh's options) with the production
 heartbeat and visibility settings, the GPU worker killed whole (then restarted, as compose
 does; on this machine's PID namespace or in one of its own, as a container) or only its pool
@@ -29,7 +29,10 @@ pytestmark = pytest.mark.integration
 
 # The production defaults (app/config.py) where the test stack would shorten them.
 PRODUCTION_RECOVERY = {"visibility_timeout": "3600", "heartbeat_timeout_seconds": "120"}
-RECOVERY_BUDGET_SECONDS = 30
+# Without the liveness check and the beats, only the 120 s heartbeat timeout reruns a stage:
+# a rerun well before it is the mechanism at work. How long it took is printed (run with -s;
+# README Reliability), not asserted: a loaded CI machine is no stopwatch.
+BEFORE_HEARTBEAT_SECONDS = 90
 
 
 @pytest.fixture(scope="module")
@@ -87,13 +90,13 @@ def finished_once(stack: Stack, key: str, job_id: str) -> None:
 
 
 def rerun_after(stack: Stack, job_id: str, killed: float, what: str) -> float:
-    wait_until(lambda: separating(stack, job_id, 2), RECOVERY_BUDGET_SECONDS, what, 0.1)
+    wait_until(lambda: separating(stack, job_id, 2), BEFORE_HEARTBEAT_SECONDS, what, 0.1)
     seconds = time.monotonic() - killed
     print(f"\n{what}: separate ran again {seconds:.1f} s after the kill")
     return seconds
 
 
-def test_a_killed_gpu_worker_restarted_reruns_its_stage_within_30_s(
+def test_a_killed_gpu_worker_restarted_reruns_its_stage_before_the_heartbeat_timeout(
     deployed, key, audio_dir, tmp_path
 ):
     job_id = submit_file(deployed, key, excerpt(audio_dir, tmp_path, SONG, 40, 25))["id"]
