@@ -139,7 +139,11 @@ def finished_once(stack: Stack, key: str, job_id: str, since: float, what: str) 
 def test_redis_down_when_a_stage_finishes_does_not_strand_the_job(
     fault_stack, servers, key, audio_dir, tmp_path
 ):
-    job_id = submit_file(fault_stack, key, excerpt(audio_dir, tmp_path, SPEECH[0], 0, 8))["id"]
+    # The speech vocal detector keeps detect busy for seconds, so Redis goes down while it
+    # still runs (off, as by default, detect ends within about a second of starting).
+    slow_detect = {"options": '{"vocal_detector": true}'}
+    path = excerpt(audio_dir, tmp_path, SPEECH[0], 0, 8)
+    job_id = submit_file(fault_stack, key, path, slow_detect)["id"]
     wait_until(lambda: in_stage(fault_stack, job_id, "detect"), 240, "detect to run", 0.05)
     servers.redis.stop()
     down_since = time.monotonic()
