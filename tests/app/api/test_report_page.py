@@ -6,6 +6,7 @@ import base64
 import io
 import re
 import uuid
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -84,13 +85,20 @@ def picture_png() -> bytes:
     )
 
 
+@contextmanager
+def ingest_begun(settings, job_id):  # type: ignore[no-untyped-def]
+    """A session on the job once it started and its ingest stage began."""
+    with session_scope(settings.database_url) as session:
+        assert jobstate.start_job(session, job_id, "ingest")
+        assert jobstate.begin_stage(session, job_id, "ingest", 0.0)
+        yield session
+
+
 def test_a_running_job_shows_its_stage_and_progress_and_reloads(
     client, api_key, wav_bytes, migrated_settings
 ):  # type: ignore[no-untyped-def]
     job_id = submit(client, api_key, wav_bytes)
-    with session_scope(migrated_settings.database_url) as session:
-        assert jobstate.start_job(session, job_id, "ingest")
-        assert jobstate.begin_stage(session, job_id, "ingest", 0.0)
+    with ingest_begun(migrated_settings, job_id) as session:
         # Past the stages in between: the hand-off makes detect due, and it starts.
         jobstate.make_next_due(session, job_id, "ingest", "detect")
         assert jobstate.begin_stage(session, job_id, "detect", 0.5)
@@ -104,9 +112,7 @@ def test_a_job_between_two_stages_names_the_stage_it_waits_for(
     client, api_key, wav_bytes, migrated_settings
 ):  # type: ignore[no-untyped-def]
     job_id = submit(client, api_key, wav_bytes)
-    with session_scope(migrated_settings.database_url) as session:
-        assert jobstate.start_job(session, job_id, "ingest")
-        assert jobstate.begin_stage(session, job_id, "ingest", 0.0)
+    with ingest_begun(migrated_settings, job_id) as session:
         jobstate.make_next_due(session, job_id, "ingest", "separate", progress=1 / 6)
     _, html = page(client, job_id, api_key)
     assert "<strong>ingest</strong> done" in html and "<strong>separate</strong>" in html
