@@ -255,6 +255,9 @@ def _on_worker_ready(**_: Any) -> None:
         DuePublisher(lambda: beat(runtime, queues), workerbeats.BEAT_INTERVAL_SECONDS, None)
     )
     _loops.append(
+        DuePublisher(lambda: takeover_watch(runtime), workerbeats.TAKEOVER_CHECK_SECONDS, None)
+    )
+    _loops.append(
         DuePublisher(
             lambda: webhooks.deliver_due_once(runtime), webhooks.DISPATCH_INTERVAL_SECONDS, None
         )
@@ -275,6 +278,18 @@ def publish_round(runtime: Runtime) -> None:
     """A round of the publisher thread; missing beats are judged only by a steady worker."""
     steady = _streak.steady(time.monotonic(), workerbeats.SILENCE_SECONDS)
     publish_due_once(app, runtime, judge_beats=steady)
+
+
+def takeover_watch(runtime: Runtime) -> None:
+    """Every second, between publisher rounds: when a running stage belongs to a worker
+    silent for ``SILENCE_SECONDS``, take it over and publish it now rather than at the next
+    round (up to ``dispatch_interval_seconds`` later). Judged only by a steady worker."""
+    if not _streak.steady(time.monotonic(), workerbeats.SILENCE_SECONDS):
+        return
+    with runtime.session() as session:
+        orphaned = workerbeats.orphaned_by_silent(session, workerbeats.SILENCE_SECONDS)
+    if orphaned:
+        publish_due_once(app, runtime, judge_beats=True)
 
 
 @signals.worker_shutdown.connect  # type: ignore[untyped-decorator]

@@ -99,3 +99,29 @@ def test_a_stage_whose_worker_elsewhere_beats_is_left_alone(db):
     with session_scope(db) as session:
         workerbeats.record_beat(session, "other-host:pid[1]:7:3", ["gpu"])
         assert handoff.recover_orphaned(session, silent_after=30) == []
+
+
+def test_the_takeover_watch_sees_only_a_running_stage_of_a_silent_worker(db):
+    with session_scope(db) as session:
+        workerbeats.record_beat(session, "other-host:pid[1]:7:3", ["gpu"])
+        assert not workerbeats.orphaned_by_silent(session, silent_after=10)  # no stage at all
+    job_id = new_job(db, status="running", stage="detect", heartbeat_at=utcnow(), worker=ELSEWHERE)
+    with session_scope(db) as session:
+        assert not workerbeats.orphaned_by_silent(session, silent_after=10)  # it beats
+        session.execute(update(WorkerBeat).values(seen_at=utcnow() - timedelta(seconds=11)))
+        session.commit()
+        assert workerbeats.orphaned_by_silent(session, silent_after=10)
+        assert handoff.recover_orphaned(session, silent_after=10) == [job_id]
+        # taken over: the stage is due again, no longer running in the dead worker
+        assert not workerbeats.orphaned_by_silent(session, silent_after=10)
+
+
+def test_the_takeover_watch_matches_the_worker_exactly_not_as_a_pattern(db):
+    # '_' and '%' are LIKE wildcards: a silent worker "h_st:..." must not claim "host:..."'s stage
+    new_job(db, status="running", stage="detect", heartbeat_at=utcnow(), worker="c|host:ns:7:3")
+    with session_scope(db) as session:
+        workerbeats.record_beat(session, "h_st:ns:7:3", ["gpu"])
+        workerbeats.record_beat(session, "%", ["gpu"])
+        session.execute(update(WorkerBeat).values(seen_at=utcnow() - timedelta(seconds=11)))
+        session.commit()
+        assert not workerbeats.orphaned_by_silent(session, silent_after=10)
