@@ -27,9 +27,9 @@ MATCH_MIN_VOCAL_SECONDS = 4.8
 # on Jonathan Coulton's songs: a stretch of N s of his voice matches the voiceprint of his
 # other songs (>= 0.87) 53 % of the time at 4.8 s, 92 % at 10.4 s, every time from 29.6 s.
 # A reference with less voice than this is named: its embedding is uncertain.
-REFERENCE_MIN_VOCAL_SECONDS = 2 * MATCH_MIN_VOCAL_SECONDS
+REFERENCE_MIN_VOCAL_SECONDS = round(2 * MATCH_MIN_VOCAL_SECONDS, 2)  # 9.6
 # An artist whose references hold less voice than this in all is warned.
-ARTIST_MIN_VOCAL_SECONDS = 6 * MATCH_MIN_VOCAL_SECONDS
+ARTIST_MIN_VOCAL_SECONDS = round(6 * MATCH_MIN_VOCAL_SECONDS, 2)  # 28.8
 # Two references of one artist disagree under this similarity: set as the match threshold
 # was, the lowest same-voice reference pair measured (0.83, a reading's two 8.8 s halves)
 # less 0.03, so none of the 26 same-voice pairs measured (speech and song) is warned.
