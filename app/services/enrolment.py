@@ -23,9 +23,10 @@ from app.tables import Artist, ArtistReference
 # workers.compute.identification.min_vocal_seconds); under it a track is
 # `insufficient_vocals`, and a reference is not enrolled at all (no_vocals).
 MATCH_MIN_VOCAL_SECONDS = 4.8
-# The figures behind these choices are in the README ("Artists", enrolment quality). Measured
-# on Jonathan Coulton's songs: a stretch of N s of his voice matches the voiceprint of his
-# other songs (>= 0.87) 53 % of the time at 4.8 s, 92 % at 10.4 s, every time from 29.6 s.
+# The figures behind these choices: README "Enrolment quality", printed by
+# scripts/measure_enrolment_quality.py. On Jonathan Coulton's songs, a stretch of N s of his
+# voice matches the voiceprint of his other songs (>= 0.87) 53 % of the time at 4.8 s, 92 %
+# at 10.4 s, every time from 29.6 s.
 # A reference with less voice than this is named: its embedding is uncertain.
 REFERENCE_MIN_VOCAL_SECONDS = round(2 * MATCH_MIN_VOCAL_SECONDS, 2)  # 9.6
 # An artist whose references hold less voice than this in all is warned.
