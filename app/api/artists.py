@@ -13,7 +13,8 @@ from app.errors import InvalidRequestError
 from app.jobsource import JobSource
 from app.serializers import artist_to_dict, reference_to_dict
 from app.services import artists as service
-from app.tables import Artist
+from app.services.enrolment import artist_quality
+from app.tables import Artist, ArtistReference, Job
 
 bp = Blueprint("artists", __name__, url_prefix="/v1/artists")
 
@@ -71,7 +72,7 @@ def add_reference(artist_id: str) -> tuple[dict[str, Any], int, dict[str, str]]:
         ctx.db(), ctx.settings(), ctx.storage(), artist, source, stream
     )
     location = f"/v1/artists/{artist.id}/references/{reference.id}"
-    return reference_to_dict(reference, job), 202, {"Location": location}
+    return _reference(artist, reference, job), 202, {"Location": location}
 
 
 @bp.get("/<artist_id>/references/<reference_id>")
@@ -79,8 +80,7 @@ def show_reference(artist_id: str, reference_id: str) -> dict[str, Any]:
     session = ctx.db()
     artist = service.get_artist(session, ctx.tenant_id(), artist_id)
     reference = service.get_reference(session, artist, reference_id)
-    job = service.reference_job(session, reference)
-    return reference_to_dict(reference, job)
+    return _reference(artist, reference, service.reference_job(session, reference))
 
 
 @bp.delete("/<artist_id>/references/<reference_id>")
@@ -96,4 +96,12 @@ def _render(artist: Artist) -> dict[str, Any]:
     session = ctx.db()
     view = service.view(session, artist)
     detail = [reference_to_dict(ref, job) for ref, job in service.references(session, artist)]
-    return artist_to_dict(artist, view.references, view.pending, detail)
+    body = artist_to_dict(artist, view.references, view.pending, detail)
+    return {**body, "quality": artist_quality(session, artist).to_json()}
+
+
+def _reference(artist: Artist, reference: ArtistReference, job: Job | None) -> dict[str, Any]:
+    """A reference with its artist's enrolment quality as it stands (this reference counts
+    once it is ready): what a client enrolling it sees."""
+    quality = artist_quality(ctx.db(), artist).to_json()
+    return {**reference_to_dict(reference, job), "quality": quality}

@@ -120,6 +120,10 @@ SCHEMAS: dict[str, Any] = {
                 "items": {"$ref": "#/components/schemas/ArtistReference"},
                 "description": "on GET of one artist only",
             },
+            "quality": {
+                "$ref": "#/components/schemas/EnrolmentQuality",
+                "description": "on GET of one artist only",
+            },
             "created_at": {"type": "string", "format": "date-time"},
         },
     },
@@ -134,7 +138,61 @@ SCHEMAS: dict[str, Any] = {
             "vocal_seconds": {"type": ["number", "null"]},
             "job_id": {"type": ["string", "null"], "format": "uuid"},
             "error": {"oneOf": [{"$ref": "#/components/schemas/Problem"}, {"type": "null"}]},
+            "quality": {
+                "$ref": "#/components/schemas/EnrolmentQuality",
+                "description": "the artist's, with the references ready now",
+            },
             "created_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "EnrolmentQuality": {
+        "type": "object",
+        "description": "whether the artist's ready references hold enough voice and agree "
+        "on one voice (README, Artists: enrolment quality)",
+        "properties": {
+            "status": {"enum": ["ok", "warning"]},
+            "references": {"type": "integer", "description": "ready references"},
+            "vocal_seconds": {"type": "number", "description": "seconds of voice in all"},
+            "min_vocal_seconds": {"type": "number"},
+            "reference_min_vocal_seconds": {"type": "number"},
+            "pair_threshold": {"type": "number"},
+            "outlier_threshold": {"type": "number"},
+            "lowest_agreement": {
+                "type": ["object", "null"],
+                "description": "the least similar pair: reference_ids, similarity",
+            },
+            "per_reference": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "reference_id": _UUID,
+                        "vocal_seconds": {"type": "number"},
+                        "similarity_to_others": {"type": ["number", "null"]},
+                    },
+                },
+            },
+            "warnings": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": {
+                            "enum": [
+                                "no_references",
+                                "too_little_vocals",
+                                "reference_too_little_vocals",
+                                "single_reference",
+                                "references_disagree",
+                                "reference_outlier",
+                            ]
+                        },
+                        "message": {"type": "string"},
+                    },
+                    "additionalProperties": True,
+                },
+            },
         },
     },
 }

@@ -6,7 +6,9 @@ local tenant by default) in the database of SOUNDSCAPE_DATABASE_URL, no server n
 runs through the reference pipeline in this process (ingest, separate, enroll). Files that
 are not audio, hold no vocals, or are already enrolled or being enrolled for that artist
 (same content hash: the artist service's rule) are skipped with the reason, and the import
-goes on; run it again and only what is new or failed before is tried.
+goes on; run it again and only what is new or failed before is tried. It ends with one line
+per artist of DIR: its enrolment quality and warnings (app.services.enrolment), references
+named by their file names.
 """
 
 from __future__ import annotations
@@ -35,10 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @dataclass
 class ImportSummary:
-    """What an import did: (artist, file, detail) per enrolled and per skipped reference."""
+    """What an import did: (artist, file, detail) per enrolled and per skipped reference,
+    and (artist, warnings, line) per artist of the folder: its enrolment quality once
+    imported."""
 
     enrolled: list[tuple[str, Path, str]] = field(default_factory=list)
     skipped: list[tuple[str, Path, str]] = field(default_factory=list)
+    quality: list[tuple[str, int, str]] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         artists = len({artist for artist, _, _ in self.enrolled})
@@ -49,6 +54,9 @@ class ImportSummary:
         ]
         out.append(f"skipped {len(self.skipped)} file(s)")
         out += [f"  skipped   {artist}: {path.name}: {why}" for artist, path, why in self.skipped]
+        warned = sum(1 for _, warnings, _ in self.quality if warnings)
+        out.append(f"enrolment quality of {len(self.quality)} artist(s), {warned} with warnings")
+        out += [f"  quality   {artist}: {line}" for artist, _, line in self.quality]
         return out
 
 
@@ -99,7 +107,44 @@ def import_folder(folder: Path, settings: Any, tenant_id: Any) -> ImportSummary:
                 bar.update(1)
             if created:
                 _drop_if_empty(runtime, tenant_id, artist)
+            quality = quality_line(runtime.settings.database_url, tenant_id, artist)
+            if quality is not None:
+                summary.quality.append((artist, *quality))
     return summary
+
+
+def quality_line(database_url: str, tenant_id: Any, name: str) -> tuple[int, str] | None:
+    """The artist's count of enrolment warnings and its quality in one line ("ok", or the
+    warnings), references named by the file they were enrolled from; None when there is no
+    such artist."""
+    from app.db import session_scope
+    from app.jobsource import JobSource
+    from app.services import artists
+    from app.services.enrolment import artist_quality
+
+    with session_scope(database_url) as session:
+        artist = artists.find_artist(session, tenant_id, name)
+        if artist is None:
+            return None
+        quality = artist_quality(session, artist)
+        files = {
+            str(ref.id): JobSource.from_json(job.source).filename or str(ref.id)
+            for ref, job in artists.references(session, artist)
+            if job is not None
+        }
+    figures = f"{quality.references} reference(s), {quality.vocal_seconds:.1f} s of vocals"
+    if quality.lowest_pair is not None:
+        figures += f", lowest agreement {quality.lowest_pair['similarity']:.2f}"
+    if not quality.warnings:
+        return 0, f"{figures}: ok"
+    said = []
+    for warning in quality.warnings:
+        message = warning.message
+        for reference_id, filename in files.items():
+            message = message.replace(f"reference {reference_id}", filename)
+            message = message.replace(reference_id, filename)
+        said.append(f"{warning.code} ({message})")
+    return len(said), f"{figures}: warning: " + "; ".join(said)
 
 
 def _find_or_create(database_url: str, tenant_id: Any, name: str) -> bool:

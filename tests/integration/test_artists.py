@@ -170,3 +170,32 @@ def test_a_reference_without_vocals_fails_with_no_vocals(stack, tmp_path):
     assert reference["error"]["code"] == "no_vocals" and reference["error"]["stage"] == "enroll"
     shown = api(stack, key, "get", f"/v1/artists/{artist['id']}").json()
     assert shown["reference_count"] == 0 and shown["enrolled"] is False
+
+
+def test_a_single_short_reference_is_warned_on_the_artist_and_in_its_enrolment_result(
+    stack, gallery
+):
+    key, artist = gallery["key"], gallery["artists"][SPEECH[0]]
+    quality = api(stack, key, "get", f"/v1/artists/{artist['id']}").json()["quality"]
+    assert quality["status"] == "warning" and quality["references"] == 1
+    assert quality["vocal_seconds"] == artist["reference"]["vocal_seconds"]
+    assert {w["code"] for w in quality["warnings"]} >= {"single_reference", "too_little_vocals"}
+    # The enrolment job computed the same assessment when it enrolled the reference.
+    job = api(stack, key, "get", f"/v1/jobs/{artist['reference']['job_id']}").json()
+    assert job["result"]["quality"] == quality
+
+
+def test_references_of_two_different_voices_are_warned_as_disagreeing(stack, audio_dir, tmp_path):
+    key = create_key(stack.settings.database_url, f"label-{uuid.uuid4().hex[:6]}")
+    artist = api(stack, key, "post", "/v1/artists", json={"name": "Two readers"}).json()
+    first = enrol(stack, key, artist["id"], excerpt(audio_dir, tmp_path, SPEECH[0], 0, 9))
+    second = enrol(stack, key, artist["id"], excerpt(audio_dir, tmp_path, SPEECH[2], 0, 9))
+    assert first["status"] == second["status"] == "ready"
+    # The enrolment's own resource, polled until it was ready, already says so.
+    warnings = {w["code"]: w for w in second["quality"]["warnings"]}
+    disagree = warnings["references_disagree"]
+    assert disagree["reference_ids"] == [first["id"], second["id"]]
+    assert disagree["similarity"] < disagree["threshold"] == 0.8
+    shown = api(stack, key, "get", f"/v1/artists/{artist['id']}").json()["quality"]
+    assert shown["lowest_agreement"]["similarity"] == disagree["similarity"]
+    assert "single_reference" not in {w["code"] for w in shown["warnings"]}

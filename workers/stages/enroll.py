@@ -1,6 +1,7 @@
 """Enroll stage (gpu queue), the last of the reference pipeline: embed a reference recording's
 separated vocals, store the embedding on its ``artist_references`` row, recompute the
-artist's voiceprint; the job's result is the enrolled reference and the recording's audio facts."""
+artist's voiceprint; the job's result is the enrolled reference, the artist's enrolment
+quality with it, and the recording's audio facts."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from sqlalchemy import select
 
 from app.errors import NotFoundError, NoVocalsError
 from app.jobstate import JobRef
+from app.services.enrolment import artist_quality
 from app.services.voiceprints import enroll_reference
-from app.tables import ArtistReference
+from app.tables import Artist, ArtistReference
 from workers.networks.roles import ModelInfo
 from workers.runtime import Runtime
 from workers.stages.ingest import IngestOutput
@@ -27,7 +29,8 @@ class EnrollInput:
 
 @dataclass(frozen=True)
 class EnrollOutput:
-    """The enrolled reference, how much voice it holds, the encoder that embedded it, and the
+    """The enrolled reference, how much voice it holds, the encoder that embedded it, the
+    artist's enrolment ``quality`` once it was enrolled (app.services.enrolment), and the
     recording's audio facts (from ingest) for the job's result."""
 
     reference_id: str
@@ -36,6 +39,7 @@ class EnrollOutput:
     vocal_seconds: float
     encoder: ModelInfo
     audio: dict[str, Any] | None = None
+    quality: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "encoder": self.encoder.as_dict()}
@@ -45,8 +49,10 @@ class EnrollOutput:
         return cls(**{**raw, "encoder": ModelInfo.from_dict(raw["encoder"])})
 
     def report(self) -> dict[str, Any]:
-        reference = {key: value for key, value in self.to_json().items() if key != "audio"}
-        return {"reference": reference}
+        reference = {
+            key: value for key, value in self.to_json().items() if key not in ("audio", "quality")
+        }
+        return {"reference": reference, "quality": self.quality}
 
     def result(self) -> dict[str, Any]:
         audio = {} if self.audio is None else {"audio": self.audio}
@@ -72,9 +78,17 @@ def run(runtime: Runtime, job: JobRef, inputs: EnrollInput) -> EnrollOutput:
         enrolled = reference_id is not None and enroll_reference(
             session, reference_id, voice.track.tolist(), voice.vocal_seconds, inputs.ingest.sha256
         )
+        artist = session.get(Artist, artist_id) if enrolled else None
+        quality = artist_quality(session, artist).to_json() if artist is not None else None
     if not enrolled:
         raise NotFoundError(f"the reference of job {job.id} was deleted while it was enrolled")
     audio = inputs.ingest.report().get("audio")
     return EnrollOutput(
-        str(reference_id), str(artist_id), voice.windows, voice.vocal_seconds, encoder.info, audio
+        str(reference_id),
+        str(artist_id),
+        voice.windows,
+        voice.vocal_seconds,
+        encoder.info,
+        audio,
+        quality,
     )

@@ -258,3 +258,72 @@ def test_the_openapi_document_describes_the_artists_api(client):
     assert "post" in spec["paths"]["/v1/artists/{artist_id}/references"]
     assert "delete" in spec["paths"]["/v1/artists/{artist_id}/references/{reference_id}"]
     assert {"Artist", "ArtistReference"} <= set(spec["components"]["schemas"])
+    quality = spec["components"]["schemas"]["EnrolmentQuality"]
+    codes = quality["properties"]["warnings"]["items"]["properties"]["code"]["enum"]
+    assert "references_disagree" in codes and "single_reference" in codes
+
+
+def enrol_seconds(settings, reference_id: str, vector: list[float], sha256: str, seconds: float):
+    with session_scope(settings.database_url) as session:
+        enroll_reference(session, uuid.UUID(reference_id), vector, seconds, sha256)
+
+
+def test_an_artist_shows_its_enrolment_quality_with_warnings_and_figures(
+    client, api_key, migrated_settings, tmp_path, ffmpeg
+):
+    artist = create(client, api_key).get_json()
+    base = f"/v1/artists/{artist['id']}"
+    empty = client.get(base, headers=auth(api_key)).get_json()["quality"]
+    assert [w["code"] for w in empty["warnings"]] == ["no_references"]
+    tones = [make_tone_file(tmp_path / f"t{i}.wav", seconds=1.0 + i).read_bytes() for i in (0, 1)]
+    refs = [add_reference(client, api_key, artist["id"], t).get_json() for t in tones]
+    # Two voices 0.5 alike, 6 s and 20 s of vocals: too little in all, one short, disagreeing.
+    enrol_seconds(migrated_settings, refs[0]["id"], [1.0, 0.0, 0.0], refs[0]["sha256"], 6.0)
+    enrol_seconds(migrated_settings, refs[1]["id"], [0.5, 0.866, 0.0], refs[1]["sha256"], 20.0)
+    quality = client.get(base, headers=auth(api_key)).get_json()["quality"]
+    assert quality["status"] == "warning"
+    assert quality["references"] == 2 and quality["vocal_seconds"] == 26.0
+    warnings = {w["code"]: w for w in quality["warnings"]}
+    assert set(warnings) == {
+        "too_little_vocals",
+        "reference_too_little_vocals",
+        "references_disagree",
+    }
+    assert warnings["reference_too_little_vocals"]["reference_id"] == refs[0]["id"]
+    assert warnings["references_disagree"]["similarity"] == pytest.approx(0.5, abs=1e-3)
+    assert warnings["references_disagree"]["reference_ids"] == [refs[0]["id"], refs[1]["id"]]
+    assert all(w["message"] for w in quality["warnings"])
+    # The enrolment's own resource shows the same assessment.
+    shown = client.get(f"{base}/references/{refs[0]['id']}", headers=auth(api_key)).get_json()
+    assert shown["quality"] == quality
+
+
+def test_deleting_the_disagreeing_reference_clears_the_agreement_warning(
+    client, api_key, migrated_settings, tmp_path, ffmpeg
+):
+    artist = create(client, api_key).get_json()
+    base = f"/v1/artists/{artist['id']}"
+    tones = [make_tone_file(tmp_path / f"t{i}.wav", seconds=1.0 + i).read_bytes() for i in (0, 1)]
+    refs = [add_reference(client, api_key, artist["id"], t).get_json() for t in tones]
+    enrol_seconds(migrated_settings, refs[0]["id"], [1.0, 0.0], refs[0]["sha256"], 40.0)
+    enrol_seconds(migrated_settings, refs[1]["id"], [0.0, 1.0], refs[1]["sha256"], 40.0)
+    codes = [
+        w["code"] for w in client.get(base, headers=auth(api_key)).get_json()["quality"]["warnings"]
+    ]
+    assert codes == ["references_disagree"]
+    assert (
+        client.delete(f"{base}/references/{refs[1]['id']}", headers=auth(api_key)).status_code
+        == 204
+    )
+    quality = client.get(base, headers=auth(api_key)).get_json()["quality"]
+    assert [w["code"] for w in quality["warnings"]] == ["single_reference"]
+    assert quality["lowest_agreement"] is None
+
+
+def test_the_enrolment_response_carries_the_artists_quality_so_far(client, api_key, wav_bytes):
+    artist = create(client, api_key).get_json()
+    response = add_reference(client, api_key, artist["id"], wav_bytes)
+    assert response.status_code == 202
+    quality = response.get_json()["quality"]
+    # The new reference is pending: it counts once it is enrolled.
+    assert quality["references"] == 0 and quality["warnings"][0]["code"] == "no_references"

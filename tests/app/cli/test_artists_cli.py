@@ -60,11 +60,40 @@ def test_import_enrols_each_artist_folder_and_reports_what_it_skipped(first_impo
     assert "file" in first_import.stderr  # the progress bar
 
 
+def test_import_prints_each_artists_enrolment_quality_with_its_warnings(first_import):
+    out = first_import.stdout
+    assert "enrolment quality of 2 artist(s), 2 with warnings" in out
+    lines = {
+        line.split(": ", 1)[0].split("quality   ")[1]: line
+        for line in out.splitlines()
+        if line.startswith("  quality   ")
+    }
+    assert set(lines) == {"Heather Barnett", "Anders Lankford"}
+    # One 9 s reading each: too little voice in all, and nothing to check agreement against.
+    for line in lines.values():
+        assert re.search(r": 1 reference\(s\), \d+\.\d s of vocals: warning: ", line), line
+        assert "too_little_vocals (" in line and "single_reference (" in line
+        assert "cannot be checked" in line
+
+
+def test_import_names_the_recordings_of_an_artist_that_disagree(tmp_path):
+    gallery = tmp_path / "gallery"
+    cut(AUDIO_DIR / SPEECH[0], gallery / "Two Readers" / "first.flac", 0.0, ENROL_SECONDS)
+    cut(AUDIO_DIR / SPEECH[2], gallery / "Two Readers" / "second.flac", 0.0, ENROL_SECONDS)
+    result = soundscape("artists", "import", str(gallery), env=cli_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    line = next(s for s in result.stdout.splitlines() if s.startswith("  quality   Two Readers"))
+    assert ": 2 reference(s), " in line and ", lowest agreement 0." in line
+    assert "references_disagree (references first.flac and second.flac are 0." in line
+    assert "reference_outlier" not in line  # of two, neither can be blamed
+
+
 def test_running_the_import_again_skips_what_is_already_enrolled(workspace, first_import):
     again = soundscape("artists", "import", str(workspace / "gallery"), env=cli_env(workspace))
     assert again.returncode == 0, again.stderr
     assert "enrolled 0 reference(s) of 0 artist(s)" in again.stdout
     assert again.stdout.count("duplicate: already enrolled") == 3
+    assert "enrolment quality of 2 artist(s), 2 with warnings" in again.stdout
 
 
 def test_list_shows_the_artists_with_their_reference_counts(workspace, first_import):
