@@ -199,3 +199,42 @@ def test_references_of_two_different_voices_are_warned_as_disagreeing(stack, aud
     shown = api(stack, key, "get", f"/v1/artists/{artist['id']}").json()["quality"]
     assert shown["lowest_agreement"]["similarity"] == disagree["similarity"]
     assert "single_reference" not in {w["code"] for w in shown["warnings"]}
+
+
+COULTON = "songs/Jonathan_Coulton_-_{}.mp3"
+
+
+def test_a_singer_enrolled_from_two_songs_is_matched_on_a_third_and_no_one_else(
+    stack, audio_dir, tmp_path
+):
+    # Issue #20's end-to-end case on real songs: 45 s of two of Jonathan Coulton's songs
+    # enrol him; 45 s of a third is a match, a female singer of another band is no match,
+    # and an instrumental is insufficient vocals. (Other male singers do match him: README
+    # Artists, known limits; this test does not hide that, it pins what holds.)
+    key = create_key(stack.settings.database_url, f"label-{uuid.uuid4().hex[:6]}")
+    artist = api(stack, key, "post", "/v1/artists", json={"name": "Jonathan Coulton"}).json()
+    for song in ("Better", "Flickr"):
+        clip = excerpt(audio_dir, tmp_path, COULTON.format(song), 20, 45)
+        assert enrol(stack, key, artist["id"], clip)["status"] == "ready"
+    assert api(stack, key, "get", f"/v1/artists/{artist['id']}").json()["quality"]["status"] == "ok"
+
+    third = analyse(
+        stack, key, excerpt(audio_dir, tmp_path, COULTON.format("Chiron_Beta_Prime"), 20, 45)
+    )
+    assert third["identification"]["answer"] == "match"
+    assert third["artist_matches"][0]["artist_id"] == artist["id"]
+    assert third["artist_matches"][0]["answer"] == "match"
+    assert "the vocals resemble Jonathan Coulton (similarity " in third["summary"]
+
+    other = analyse(
+        stack, key, excerpt(audio_dir, tmp_path, "Karissa_Hobbs_-_Lets_Go_Fishin.ogg", 20, 45)
+    )
+    assert other["identification"]["answer"] == "no_match"
+    assert [m["answer"] for m in other["artist_matches"]] == ["no_match"]
+
+    instrumental = excerpt(
+        audio_dir, tmp_path, "songs/Shearer_-_Cant_stop_it_instrumental.mp3", 60, 45
+    )
+    silent = analyse(stack, key, instrumental)
+    assert silent["identification"]["answer"] == "insufficient_vocals"
+    assert silent["artist_matches"] == []
